@@ -1,0 +1,14 @@
+// Registration of the subcommands on the CLI11 application.
+//
+// Each Add*Command registers its flags and a callback that runs the command and stores its exit
+// status in `exit_code`. Errors a user can fix are printed as one line on stderr.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace portwatch::agent {
+
+void AddSnapshotCommand(CLI::App& app, int& exit_code);
+void AddWhoCommand(CLI::App& app, int& exit_code);
+
+}  // namespace portwatch::agent

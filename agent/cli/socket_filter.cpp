@@ -1,0 +1,46 @@
+#include "agent/cli/socket_filter.h"
+
+#include <algorithm>
+
+namespace portwatch::agent {
+
+using collectors::Direction;
+using collectors::Protocol;
+
+void SocketFilter::Restrict(collectors::CollectorOptions& options) const {
+  if (AnyProtocol()) return;
+  options.tcp = tcp;
+  options.udp = udp;
+  options.raw = raw;
+  options.packet = packet;
+}
+
+bool SocketFilter::Matches(const collectors::Snapshot& snapshot,
+                           const collectors::Socket& socket) const {
+  if (!AnyProtocol()) {
+    const bool wanted = (tcp && socket.protocol == Protocol::kTcp) ||
+                        (udp && socket.protocol == Protocol::kUdp) ||
+                        (raw && socket.protocol == Protocol::kRaw) ||
+                        (packet && socket.protocol == Protocol::kPacket);
+    if (!wanted) return false;
+  }
+  if (listening) {
+    // Raw and packet sockets receive whatever matches them, so they count as listening, as in ss.
+    const bool listens = socket.direction == Direction::kListen ||
+                         socket.protocol == Protocol::kRaw || socket.protocol == Protocol::kPacket;
+    if (!listens) return false;
+  }
+  if (port && socket.local.port != *port && socket.remote.port != *port) return false;
+  if (state && socket.state != *state) return false;
+  if (pid || !process.empty()) {
+    const auto owners = snapshot.Owners(socket);
+    const bool owned = std::any_of(owners.begin(), owners.end(), [&](uint32_t index) {
+      const collectors::Process& owner = snapshot.processes[index];
+      return (!pid || owner.pid == *pid) && (process.empty() || owner.name == process);
+    });
+    if (!owned) return false;
+  }
+  return true;
+}
+
+}  // namespace portwatch::agent

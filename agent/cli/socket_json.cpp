@@ -1,0 +1,87 @@
+#include "agent/cli/socket_json.h"
+
+#include <optional>
+
+#include "agent/cli/json_text.h"
+
+namespace portwatch::agent {
+
+using namespace collectors;
+
+namespace {
+
+// An address as a JSON string, or null for sockets without one (packet sockets).
+std::string AddressJson(const Address& address) {
+  if (address.family == Family::kUnspec) return "null";
+  char text[Address::kMaxText];
+  const size_t length = address.Format(text);
+  std::string json;
+  json.reserve(length + 2);
+  json += '"';
+  json.append(text, length);  // addresses are plain ASCII: nothing to escape
+  json += '"';
+  return json;
+}
+
+std::optional<int64_t> PortOrNull(const Socket& socket, uint16_t port) {
+  if (!socket.HasPorts()) return std::nullopt;
+  return port;
+}
+
+}  // namespace
+
+void AppendSocketJson(std::string& out, const Snapshot& snapshot, const Socket& socket) {
+  const Process* owner = snapshot.PrimaryOwner(socket);
+  const Process none;
+  const Process& process = owner ? *owner : none;
+  JsonObjectWriter json(out);
+  json.String("proto", ProtocolName(socket.protocol));
+  json.String("family", FamilyName(socket.family));
+  json.String("state", StateName(socket.protocol, socket.state));
+  json.Raw("local_addr", AddressJson(socket.local.address));
+  json.Number("local_port", PortOrNull(socket, socket.local.port));
+  json.Raw("remote_addr", AddressJson(socket.remote.address));
+  json.Number("remote_port", PortOrNull(socket, socket.remote.port));
+  json.Number("inode", static_cast<int64_t>(socket.inode));
+  json.Number("cookie", static_cast<int64_t>(socket.cookie));
+  json.Number("uid", int64_t{socket.uid});
+  json.Number("netns", static_cast<int64_t>(socket.netns));
+  json.Number("rx_queue", int64_t{socket.rx_queue});
+  json.Number("tx_queue", int64_t{socket.tx_queue});
+  json.Bool("v6only", socket.v6only);
+  json.Number("interface", int64_t{socket.interface});
+  if (!socket.HasPorts()) json.Number("protocol_number", socket.protocol_number);
+  json.Number("pid", owner ? std::optional<int64_t>(process.pid) : std::nullopt);
+  json.Number("ppid", owner ? std::optional<int64_t>(process.ppid) : std::nullopt);
+  json.StringOrNull("process", process.name);
+  json.StringOrNull("exe", process.exe);
+  json.Bool("exe_deleted", process.exe_deleted);
+  json.StringOrNull("cmdline", process.cmdline);
+  json.StringOrNull("user", process.user);
+  json.String("owner_status", OwnerStatusName(socket.owner_status));
+  std::string owners = "[";
+  for (uint32_t index : snapshot.Owners(socket)) {
+    if (owners.size() > 1) owners += ',';
+    owners += std::to_string(snapshot.processes[index].pid);
+  }
+  owners += ']';
+  json.Raw("owners", owners);
+  json.StringOrNull("service", ServiceName(socket.service_port, socket.protocol));
+  json.Number("service_port", socket.service_port);
+  json.String("port_category", socket.HasPorts() ? PortCategoryName(socket.port_category) : "none");
+  json.String("exposure", ExposureName(socket.exposure));
+  json.String("direction", DirectionName(socket.direction));
+  json.String("remote_class", AddressClassName(socket.remote_class));
+}
+
+void AppendSocketJsonArray(std::string& out, const Snapshot& snapshot,
+                           const std::vector<uint32_t>& rows) {
+  out += '[';
+  for (size_t i = 0; i < rows.size(); ++i) {
+    out += i == 0 ? "\n" : ",\n";
+    AppendSocketJson(out, snapshot, snapshot.sockets[rows[i]]);
+  }
+  out += rows.empty() ? "]\n" : "\n]\n";
+}
+
+}  // namespace portwatch::agent

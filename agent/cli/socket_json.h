@@ -1,0 +1,23 @@
+// The JSON form of a socket: one flat object, the same keys everywhere portwatch prints sockets.
+//
+// Keys: proto, family, state, local_addr, local_port, remote_addr, remote_port, inode, cookie, uid,
+// netns, rx_queue, tx_queue, v6only, interface, pid (null when unknown), ppid, process, exe,
+// exe_deleted, cmdline, user, owner_status, owners (every owning pid), service, service_port,
+// port_category, exposure, direction, remote_class. Addresses are null for packet sockets.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "collectors/snapshot.h"
+
+namespace portwatch::agent {
+
+void AppendSocketJson(std::string& out, const collectors::Snapshot& snapshot,
+                      const collectors::Socket& socket);
+
+// A JSON array of the given sockets (indices into snapshot.sockets), one object per line.
+void AppendSocketJsonArray(std::string& out, const collectors::Snapshot& snapshot,
+                           const std::vector<uint32_t>& rows);
+
+}  // namespace portwatch::agent

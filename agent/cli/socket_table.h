@@ -1,0 +1,24 @@
+// The human-readable socket table of `portwatch snapshot`: ss -tulpn's columns plus the owner,
+// service, port category and exposure.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "collectors/snapshot.h"
+
+namespace portwatch::agent {
+
+// Writes the header and one line per row (indices into snapshot.sockets) to out.
+// Returns false when writing failed (a closed pipe, a full disk).
+bool WriteSocketTable(std::FILE* out, const collectors::Snapshot& snapshot,
+                      const std::vector<uint32_t>& rows);
+
+// "127.0.0.1:22", "[::1]:22", "0.0.0.0:22"; "*:*" for an unset peer; "*" for packet sockets.
+std::string FormatLocal(const collectors::Socket& socket);
+std::string FormatPeer(const collectors::Socket& socket);
+// The owner column: "sshd", "nginx +3" for shared sockets, "(kernel)" and the like otherwise.
+std::string OwnerLabel(const collectors::Snapshot& snapshot, const collectors::Socket& socket);
+
+}  // namespace portwatch::agent

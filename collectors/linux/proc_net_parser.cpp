@@ -1,0 +1,129 @@
+#include "collectors/linux/proc_net_parser.h"
+
+#include <charconv>
+#include <cstring>
+#include <string>
+
+namespace portwatch::collectors::linux {
+
+namespace {
+
+class FieldReader {
+ public:
+  explicit FieldReader(std::string_view line) : rest_(line) {}
+  std::string_view Next() {
+    size_t start = rest_.find_first_not_of(' ');
+    if (start == std::string_view::npos) return {};
+    size_t end = rest_.find(' ', start);
+    if (end == std::string_view::npos) end = rest_.size();
+    std::string_view field = rest_.substr(start, end - start);
+    rest_.remove_prefix(end);
+    return field;
+  }
+
+ private:
+  std::string_view rest_;
+};
+
+template <typename T>
+bool ParseNumber(std::string_view text, T& value, int base) {
+  if (text.empty()) return false;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, base);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+// The kernel prints each 32-bit word of the address with %08X in host byte order, so reading the
+// hex back into a native integer and copying its bytes restores network order.
+bool ParseHexAddress(std::string_view text, Family family, Address& address) {
+  const size_t words = family == Family::kIpv4 ? 1 : 4;
+  if (text.size() != words * 8) return false;
+  uint8_t bytes[16] = {};
+  for (size_t i = 0; i < words; ++i) {
+    uint32_t word = 0;
+    if (!ParseNumber(text.substr(i * 8, 8), word, 16)) return false;
+    std::memcpy(bytes + i * 4, &word, 4);
+  }
+  if (family == Family::kIpv4) {
+    uint32_t v4;
+    std::memcpy(&v4, bytes, 4);
+    address = Address::V4(v4);
+  } else {
+    address = Address::V6(bytes);
+  }
+  return true;
+}
+
+bool ParseEndpoint(std::string_view text, Family family, Endpoint& endpoint) {
+  const size_t colon = text.find(':');
+  if (colon == std::string_view::npos) return false;
+  return ParseHexAddress(text.substr(0, colon), family, endpoint.address) &&
+         ParseNumber(text.substr(colon + 1), endpoint.port, 16);
+}
+
+bool ParseLine(std::string_view line, Protocol protocol, Family family, uint64_t netns,
+               Socket& socket) {
+  FieldReader fields(line);
+  std::string_view slot = fields.Next();
+  if (slot.empty() || slot.back() != ':') return false;
+  socket.protocol = protocol;
+  socket.family = family;
+  socket.netns = netns;
+  if (!ParseEndpoint(fields.Next(), family, socket.local) ||
+      !ParseEndpoint(fields.Next(), family, socket.remote)) {
+    return false;
+  }
+  unsigned state = 0;
+  if (!ParseNumber(fields.Next(), state, 16)) return false;
+  socket.state = state <= kMaxSocketState ? static_cast<SocketState>(state) : SocketState::kUnknown;
+  std::string_view queues = fields.Next();
+  const size_t colon = queues.find(':');
+  if (colon == std::string_view::npos ||
+      !ParseNumber(queues.substr(0, colon), socket.tx_queue, 16) ||
+      !ParseNumber(queues.substr(colon + 1), socket.rx_queue, 16)) {
+    return false;
+  }
+  fields.Next();  // tr:tm->when
+  fields.Next();  // retrnsmt
+  if (!ParseNumber(fields.Next(), socket.uid, 10)) return false;
+  fields.Next();  // timeout
+  if (!ParseNumber(fields.Next(), socket.inode, 10)) return false;
+  if (protocol == Protocol::kRaw) {
+    // For raw sockets the "port" column is the IP protocol number, not a port.
+    socket.protocol_number = socket.local.port;
+    socket.local.port = 0;
+    socket.remote.port = 0;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<void> ParseProcNetTable(std::string_view text, Protocol protocol, Family family,
+                               uint64_t netns, std::vector<Socket>& out) {
+  const size_t first = out.size();
+  size_t line_number = 0;
+  while (!text.empty()) {
+    const size_t newline = text.find('\n');
+    std::string_view line = text.substr(0, newline);
+    text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
+    ++line_number;
+    if (line_number == 1) {
+      if (line.find("local_address") == std::string_view::npos) {
+        return Error{"not a /proc/net socket table: the header line is missing"};
+      }
+      continue;
+    }
+    if (line.find_first_not_of(' ') == std::string_view::npos) continue;
+    Socket socket;
+    if (!ParseLine(line, protocol, family, netns, socket)) {
+      out.resize(first);
+      return Error{"malformed line " + std::to_string(line_number) + ": '" +
+                   std::string(line.substr(0, 120)) + "'"};
+    }
+    out.push_back(socket);
+  }
+  if (line_number == 0) return Error{"empty /proc/net socket table"};
+  return Ok();
+}
+
+}  // namespace portwatch::collectors::linux

@@ -1,0 +1,36 @@
+// Running commands and holding sockets in child processes, for integration tests.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace portwatch::testing {
+
+struct CommandResult {
+  int exit_code = -1;  // -1 when the command did not exit normally
+  std::string out;
+  std::string err;
+};
+
+// Runs argv (no shell) to completion, capturing stdout and stderr.
+CommandResult RunCommand(const std::vector<std::string>& argv);
+
+// A forked child that runs `body` and then waits until it is killed. The destructor kills and
+// reaps it. `body` runs in the child only; it must not return control to the test framework.
+class ChildProcess {
+ public:
+  explicit ChildProcess(const std::function<void()>& body);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+}  // namespace portwatch::testing
