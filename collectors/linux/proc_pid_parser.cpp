@@ -36,7 +36,8 @@ std::optional<ProcStat> ParseProcStat(std::string_view text) {
     ++field;
     if (field == 4 && !ParseNumber(value, stat.ppid)) return std::nullopt;
     if (field == 22) {
-      if (!ParseNumber(value, stat.start_time)) return std::nullopt;
+      // The field must be followed by more text: a read cut short could end mid-number.
+      if (rest.empty() || !ParseNumber(value, stat.start_time)) return std::nullopt;
       return stat;
     }
   }
