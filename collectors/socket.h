@@ -71,34 +71,36 @@ struct Process {
 };
 
 struct Socket {
+  // Field order keeps the struct at 104 bytes: a snapshot holds one per socket on the host.
   Protocol protocol = Protocol::kTcp;
   Family family = Family::kUnspec;
   SocketState state = SocketState::kUnknown;
   bool v6only = false;  // an IPv6 listener that does not accept IPv4 (IPV6_V6ONLY)
+  uint32_t uid = 0;
   Endpoint local;
   Endpoint remote;
   uint64_t inode = 0;
   uint64_t cookie = 0;  // the kernel's socket cookie; 0 when the source has none (/proc fallback)
-  uint32_t uid = 0;
-  uint64_t netns = 0;  // inode of the network namespace
+  uint64_t netns = 0;   // inode of the network namespace
   uint32_t rx_queue = 0;
   uint32_t tx_queue = 0;
   uint32_t interface = 0;  // bound interface index (packet sockets, SO_BINDTODEVICE), 0 if none
+
+  // Owners: indices into Snapshot::owner_indices, [owners_begin, owners_begin + owner_count).
+  // The first is the primary owner.
+  uint32_t owners_begin = 0;
+  uint32_t owner_count = 0;
+
   // Raw sockets: the IP protocol they receive (1 = ICMP). Packet sockets: the ethertype they
   // capture (3 = every frame). Zero for TCP and UDP.
   uint16_t protocol_number = 0;
 
-  // Owners: indices into Snapshot::owner_indices, [owners_begin, owners_begin + owner_count).
-  // The first is the primary owner.
-  OwnerStatus owner_status = OwnerStatus::kNotCollected;
-  uint32_t owners_begin = 0;
-  uint32_t owner_count = 0;
-
   // Derived once by DeriveFields (derive.h).
-  PortCategory port_category = PortCategory::kWellKnown;  // of the local port
   // The port that names the service this socket is about: the local port of a listener or an
   // inbound connection, the remote port of an outbound one.
   uint16_t service_port = 0;
+  OwnerStatus owner_status = OwnerStatus::kNotCollected;
+  PortCategory port_category = PortCategory::kWellKnown;  // of the local port
   Exposure exposure = Exposure::kNone;
   Direction direction = Direction::kNone;
   AddressClass remote_class = AddressClass::kNone;
@@ -106,5 +108,6 @@ struct Socket {
   // TCP and UDP sockets have ports; raw and packet sockets do not.
   bool HasPorts() const { return protocol == Protocol::kTcp || protocol == Protocol::kUdp; }
 };
+static_assert(sizeof(Socket) <= 104, "keep Socket small: one per socket on the host");
 
 }  // namespace portwatch::collectors

@@ -68,11 +68,7 @@ int RunSnapshot(SnapshotFlags& flags) {
 
   bool written = false;
   if (flags.json) {
-    std::string out;
-    out.reserve(rows.size() * 512);
-    AppendSocketJsonArray(out, *snapshot, rows);
-    written =
-        std::fwrite(out.data(), 1, out.size(), stdout) == out.size() && std::fflush(stdout) == 0;
+    written = WriteSocketJsonArray(stdout, *snapshot, rows);
   } else {
     written = WriteSocketTable(stdout, *snapshot, rows);
   }

@@ -1,5 +1,6 @@
 #include "agent/cli/socket_json.h"
 
+#include <cstdint>
 #include <optional>
 
 #include "agent/cli/json_text.h"
@@ -74,14 +75,40 @@ void AppendSocketJson(std::string& out, const Snapshot& snapshot, const Socket& 
   json.String("remote_class", AddressClassName(socket.remote_class));
 }
 
-void AppendSocketJsonArray(std::string& out, const Snapshot& snapshot,
-                           const std::vector<uint32_t>& rows) {
+namespace {
+
+// Appends the array to out, calling flush(out) whenever it holds more than flush_bytes.
+template <typename Flush>
+bool EmitArray(std::string& out, const Snapshot& snapshot, const std::vector<uint32_t>& rows,
+               size_t flush_bytes, Flush flush) {
   out += '[';
   for (size_t i = 0; i < rows.size(); ++i) {
     out += i == 0 ? "\n" : ",\n";
     AppendSocketJson(out, snapshot, snapshot.sockets[rows[i]]);
+    if (out.size() >= flush_bytes && !flush(out)) return false;
   }
   out += rows.empty() ? "]\n" : "\n]\n";
+  return flush(out);
+}
+
+}  // namespace
+
+void AppendSocketJsonArray(std::string& out, const Snapshot& snapshot,
+                           const std::vector<uint32_t>& rows) {
+  EmitArray(out, snapshot, rows, SIZE_MAX, [](std::string&) { return true; });
+}
+
+bool WriteSocketJsonArray(std::FILE* out, const Snapshot& snapshot,
+                          const std::vector<uint32_t>& rows) {
+  constexpr size_t kFlushBytes = 256 * 1024;
+  std::string buffer;
+  buffer.reserve(kFlushBytes + 4096);
+  const bool written = EmitArray(buffer, snapshot, rows, kFlushBytes, [out](std::string& chunk) {
+    const bool ok = std::fwrite(chunk.data(), 1, chunk.size(), out) == chunk.size();
+    chunk.clear();
+    return ok;
+  });
+  return written && std::fflush(out) == 0;
 }
 
 }  // namespace portwatch::agent

@@ -6,6 +6,7 @@
 // port_category, exposure, direction, remote_class. Addresses are null for packet sockets.
 #pragma once
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -19,5 +20,10 @@ void AppendSocketJson(std::string& out, const collectors::Snapshot& snapshot,
 // A JSON array of the given sockets (indices into snapshot.sockets), one object per line.
 void AppendSocketJsonArray(std::string& out, const collectors::Snapshot& snapshot,
                            const std::vector<uint32_t>& rows);
+
+// The same array written to a stream in bounded chunks, so memory does not grow with the output.
+// Returns false when writing failed.
+bool WriteSocketJsonArray(std::FILE* out, const collectors::Snapshot& snapshot,
+                          const std::vector<uint32_t>& rows);
 
 }  // namespace portwatch::agent

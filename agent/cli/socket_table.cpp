@@ -110,36 +110,31 @@ std::string OwnerLabel(const Snapshot& snapshot, const Socket& socket) {
 }
 
 bool WriteSocketTable(std::FILE* out, const Snapshot& snapshot, const std::vector<uint32_t>& rows) {
-  // 1. Column widths from the data, so addresses line up without a fixed worst-case width.
-  std::vector<std::string> locals;
-  std::vector<std::string> peers;
-  locals.reserve(rows.size());
-  peers.reserve(rows.size());
+  // 1. Column widths from the data, so addresses line up without a fixed worst-case width. The
+  //    addresses are formatted again in step 2 rather than kept: at 100k sockets, keeping them
+  //    would cost more memory than the snapshot itself.
   size_t local_width = 5;
   size_t peer_width = 4;
   for (uint32_t row : rows) {
     const Socket& socket = snapshot.sockets[row];
-    locals.push_back(FormatLocal(socket));
-    peers.push_back(FormatPeer(socket));
-    local_width = std::max(local_width, locals.back().size());
-    peer_width = std::max(peer_width, peers.back().size());
+    local_width = std::max(local_width, FormatLocal(socket).size());
+    peer_width = std::max(peer_width, FormatPeer(socket).size());
   }
 
   // 2. Rows, flushed in large chunks.
   std::string buffer;
   buffer.reserve(kFlushBytes + 1024);
-  fmt::format_to(std::back_inserter(buffer),
-                 "{:<6} {:<12} {:<{}} {:<{}} {:>7} {:<16} {:<10} {:<14} {:<10} {}\n", "PROTO",
-                 "STATE", "LOCAL", local_width, "PEER", peer_width, "PID", "PROCESS", "USER",
-                 "SERVICE", "CATEGORY", "EXPOSURE");
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const Socket& socket = snapshot.sockets[rows[i]];
+  constexpr std::string_view kRow =
+      "{:<6} {:<12} {:<{}} {:<{}} {:>7} {:<16} {:<10} {:<14} {:<10} {}\n";
+  fmt::format_to(std::back_inserter(buffer), kRow, "PROTO", "STATE", "LOCAL", local_width, "PEER",
+                 peer_width, "PID", "PROCESS", "USER", "SERVICE", "CATEGORY", "EXPOSURE");
+  for (uint32_t row : rows) {
+    const Socket& socket = snapshot.sockets[row];
     const Process* owner = snapshot.PrimaryOwner(socket);
-    std::string_view service = ServiceName(socket.service_port, socket.protocol);
-    fmt::format_to(std::back_inserter(buffer),
-                   "{:<6} {:<12} {:<{}} {:<{}} {:>7} {:<16} {:<10} {:<14} {:<10} {}\n",
-                   ProtocolName(socket.protocol), StateName(socket.protocol, socket.state),
-                   locals[i], local_width, peers[i], peer_width,
+    const std::string_view service = ServiceName(socket.service_port, socket.protocol);
+    fmt::format_to(std::back_inserter(buffer), kRow, ProtocolName(socket.protocol),
+                   StateName(socket.protocol, socket.state), FormatLocal(socket), local_width,
+                   FormatPeer(socket), peer_width,
                    owner ? std::to_string(owner->pid) : std::string("-"),
                    OwnerLabel(snapshot, socket), owner ? std::string_view(owner->user) : "-",
                    service.empty() ? "-" : service,

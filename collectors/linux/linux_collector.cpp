@@ -60,16 +60,16 @@ class LinuxCollector final : public Collector {
     Snapshot snapshot;
     snapshot.taken_at = std::chrono::system_clock::now();
     snapshot.netns = netns_;
-    snapshot.sockets.reserve(expected_sockets_);
+    const size_t expected = ExpectedSockets();
+    snapshot.sockets.reserve(expected);
 
     // The fd scan and the netlink dumps are independent system-call-bound passes: run them side
     // by side so the snapshot costs about the longer of the two, not their sum.
     std::optional<Result<linux::OwnerScan>> scan;
     std::thread scanner;
     if (options_.owners) {
-      scanner = std::thread([this, &scan] {
-        scan.emplace(linux::ScanSocketOwners(options_.proc_root, expected_sockets_));
-      });
+      scanner = std::thread(
+          [this, &scan, expected] { scan.emplace(linux::ScanSocketOwners(options_.proc_root, expected)); });
     }
     Result<void> sockets = CollectSockets(snapshot);
     if (scanner.joinable()) scanner.join();
@@ -81,13 +81,22 @@ class LinuxCollector final : public Collector {
     }
     DeriveFields(snapshot);
     processes_.FinishPass();
-    expected_sockets_ =
-        std::max<size_t>(1024, snapshot.sockets.size() + snapshot.sockets.size() / 8);
     snapshot.duration = std::chrono::steady_clock::now() - started;
     return snapshot;
   }
 
  private:
+  // Sizes the snapshot's buffers once: growing them by doubling costs up to three times the
+  // final size at the moment of the copy.
+  size_t ExpectedSockets() const {
+    const std::optional<std::string> sockstat = ReadWholeFile(options_.proc_root + "/net/sockstat");
+    const std::optional<std::string> sockstat6 =
+        ReadWholeFile(options_.proc_root + "/net/sockstat6");
+    const size_t estimate =
+        linux::EstimateSocketCount(sockstat.value_or(""), sockstat6.value_or(""));
+    return std::max<size_t>(256, estimate + estimate / 16 + 64);
+  }
+
   Result<void> CollectSockets(Snapshot& snapshot) {
     if (!diag_ && !options_.force_proc_fallback && !diag_unavailable_) {
       Result<std::unique_ptr<linux::SockDiag>> opened = linux::SockDiag::Open(netns_);
@@ -227,7 +236,6 @@ class LinuxCollector final : public Collector {
   std::unique_ptr<linux::SockDiag> diag_;
   bool diag_unavailable_ = false;
   uint64_t netns_ = 0;
-  size_t expected_sockets_ = 1024;
   std::vector<std::string> fallbacks_logged_;
 };
 

@@ -96,7 +96,35 @@ bool ParseLine(std::string_view line, Protocol protocol, Family family, uint64_t
   return true;
 }
 
+// The value after `key` on the line that starts with `label`, or 0.
+size_t SockstatValue(std::string_view text, std::string_view label, std::string_view key) {
+  size_t line_start = 0;
+  while (line_start < text.size()) {
+    size_t line_end = text.find('\n', line_start);
+    if (line_end == std::string_view::npos) line_end = text.size();
+    std::string_view line = text.substr(line_start, line_end - line_start);
+    line_start = line_end + 1;
+    if (line.substr(0, label.size()) != label) continue;
+    FieldReader fields(line.substr(label.size()));
+    for (std::string_view field = fields.Next(); !field.empty(); field = fields.Next()) {
+      std::string_view value = fields.Next();
+      size_t number = 0;
+      if (field == key && ParseNumber(value, number, 10)) return number;
+    }
+    return 0;
+  }
+  return 0;
+}
+
 }  // namespace
+
+size_t EstimateSocketCount(std::string_view sockstat, std::string_view sockstat6) {
+  // TCP "alloc" counts every TCP socket of both families (listeners included), "tw" the
+  // TIME_WAIT ones that alloc leaves out.
+  return SockstatValue(sockstat, "TCP:", "alloc") + SockstatValue(sockstat, "TCP:", "tw") +
+         SockstatValue(sockstat, "UDP:", "inuse") + SockstatValue(sockstat, "RAW:", "inuse") +
+         SockstatValue(sockstat6, "UDP6:", "inuse") + SockstatValue(sockstat6, "RAW6:", "inuse");
+}
 
 Result<void> ParseProcNetTable(std::string_view text, Protocol protocol, Family family,
                                uint64_t netns, std::vector<Socket>& out) {

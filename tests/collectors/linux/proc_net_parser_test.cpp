@@ -138,3 +138,32 @@ TEST(ProcNetParser, EveryTruncationIsAnErrorOrAPrefixNeverACrash) {
 
 }  // namespace
 }  // namespace portwatch::collectors::linux
+
+namespace portwatch::collectors::linux {
+namespace {
+
+TEST(EstimateSocketCount, AddsEveryFamilysCountsFromSockstat) {
+  const char* sockstat =
+      "sockets: used 1234\n"
+      "TCP: inuse 90 orphan 2 tw 30 alloc 100 mem 5\n"
+      "UDP: inuse 7 mem 1\n"
+      "UDPLITE: inuse 0\n"
+      "RAW: inuse 2\n"
+      "FRAG: inuse 0 memory 0\n";
+  const char* sockstat6 =
+      "TCP6: inuse 10\n"
+      "UDP6: inuse 4\n"
+      "UDPLITE6: inuse 0\n"
+      "RAW6: inuse 1\n"
+      "FRAG6: inuse 0 memory 0\n";
+  // TCP alloc (both families) + TIME_WAIT + UDP + RAW + UDP6 + RAW6.
+  EXPECT_EQ(EstimateSocketCount(sockstat, sockstat6), 100u + 30 + 7 + 2 + 4 + 1);
+}
+
+TEST(EstimateSocketCount, MissingOrGarbledFilesCountAsZero) {
+  EXPECT_EQ(EstimateSocketCount("", ""), 0u);
+  EXPECT_EQ(EstimateSocketCount("TCP: inuse x alloc y\nUDP:\n", "garbage"), 0u);
+}
+
+}  // namespace
+}  // namespace portwatch::collectors::linux
