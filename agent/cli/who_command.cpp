@@ -42,6 +42,7 @@ struct Answer {
   Exposure widest = Exposure::kNone;            // the widest exposure of any listener
   std::vector<std::string> specific_addresses;  // listeners bound to one address
   bool has_listener = false;
+  int time_wait = 0;  // connections on the port waiting out TIME_WAIT
 };
 
 std::string_view ExposurePhrase(Exposure exposure) {
@@ -87,6 +88,7 @@ Answer Investigate(const Snapshot& snapshot, const PortArgument& query) {
     if (query.protocol && socket.protocol != *query.protocol) continue;
     if (socket.protocol != Protocol::kTcp && socket.protocol != Protocol::kUdp) continue;
     answer.rows.push_back(i);
+    if (socket.state == SocketState::kTimeWait) ++answer.time_wait;
 
     const bool listener = socket.direction == Direction::kListen;
     if (listener) {
@@ -197,6 +199,13 @@ void PrintText(const Answer& answer) {
       fmt::format_to(line,
                      "Binding it again fails with \"address already in use\" (unless every "
                      "holder sets SO_REUSEPORT).\n");
+    } else if (answer.time_wait > 0) {
+      fmt::format_to(line,
+                     "A server binding it may get \"address already in use\" until {} in "
+                     "TIME_WAIT {} (about 60 s), unless it sets SO_REUSEADDR.\n",
+                     answer.time_wait == 1 ? "the connection"
+                                           : fmt::format("the {} connections", answer.time_wait),
+                     answer.time_wait == 1 ? "expires" : "expire");
     }
   }
   fmt::format_to(line, "Usual service: {}.\n", service.empty() ? "none known" : service);
