@@ -46,6 +46,8 @@ SocketState ParseStateName(std::string_view text) {
   if (normalized == "ESTAB") return SocketState::kEstablished;
   if (normalized == "UNCONN" || normalized == "CLOSED") return SocketState::kClose;
   if (normalized == "LISTENING") return SocketState::kListen;
+  if (normalized == "FIN_WAIT_1") return SocketState::kFinWait1;  // ss prints FIN-WAIT-1
+  if (normalized == "FIN_WAIT_2") return SocketState::kFinWait2;
   for (size_t i = 1; i < kStateNames.size(); ++i) {
     if (kStateNames[i] == normalized) return static_cast<SocketState>(i);
   }

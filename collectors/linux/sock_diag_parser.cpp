@@ -18,6 +18,14 @@ DatagramStatus Malformed(std::string detail) {
   return {DatagramStatus::Kind::kMalformed, false, 0, std::move(detail)};
 }
 
+// The kernel sends errors as negative errno values; anything else is not a valid reply.
+DatagramStatus KernelError(int code, bool interrupted) {
+  if (code >= 0 || code < -4095) {
+    return Malformed("netlink error code " + std::to_string(code) + " is not a negative errno");
+  }
+  return {DatagramStatus::Kind::kKernelError, interrupted, -code, {}};
+}
+
 Address AddressFromDiag(uint8_t family, const __be32 (&words)[4]) {
   if (family == AF_INET) return Address::V4(words[0]);
   uint8_t bytes[16];
@@ -144,7 +152,7 @@ DatagramStatus ParseDiagDatagram(std::span<const uint8_t> datagram, const Datagr
         if (mnl_nlmsg_get_payload_len(header) >= sizeof(int)) {
           std::memcpy(&code, mnl_nlmsg_get_payload(header), sizeof(int));
         }
-        if (code < 0) return {DatagramStatus::Kind::kKernelError, interrupted, -code, {}};
+        if (code < 0) return KernelError(code, interrupted);
         return {DatagramStatus::Kind::kDone, interrupted, 0, {}};
       }
       case NLMSG_ERROR: {
@@ -154,7 +162,7 @@ DatagramStatus ParseDiagDatagram(std::span<const uint8_t> datagram, const Datagr
         nlmsgerr error;
         std::memcpy(&error, mnl_nlmsg_get_payload(header), sizeof(error));
         if (error.error == 0) break;  // an acknowledgement
-        return {DatagramStatus::Kind::kKernelError, interrupted, -error.error, {}};
+        return KernelError(error.error, interrupted);
       }
       case NLMSG_NOOP:
         break;

@@ -22,6 +22,8 @@ TEST(SocketState, ParsesWhatUsersType) {
   EXPECT_EQ(ParseStateName("TIME_WAIT"), SocketState::kTimeWait);
   EXPECT_EQ(ParseStateName("unconn"), SocketState::kClose);
   EXPECT_EQ(ParseStateName("close-wait"), SocketState::kCloseWait);
+  EXPECT_EQ(ParseStateName("FIN-WAIT-1"), SocketState::kFinWait1);
+  EXPECT_EQ(ParseStateName("fin_wait2"), SocketState::kFinWait2);
   EXPECT_EQ(ParseStateName("bogus"), SocketState::kUnknown);
   EXPECT_EQ(ParseStateName(""), SocketState::kUnknown);
   EXPECT_EQ(ParseStateName("UNKNOWN"), SocketState::kUnknown);

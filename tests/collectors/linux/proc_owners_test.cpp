@@ -45,9 +45,9 @@ TEST(ScanSocketOwners, JoinsSocketsToEveryProcessInAFakeProcTree) {
   proc.Symlink("200/fd/0", "socket:[1111]");  // shared with pid 100
   // Threads share their leader's table: task/ must never be walked.
   proc.Symlink("100/task/101/fd/9", "socket:[3333]");
-  proc.MakeDir("300");                       // exited: no fd directory
+  proc.MakeDir("300");  // exited: no fd directory
   proc.WriteFile("400/fd", "not a directory");
-  proc.MakeDir("abc/fd");                    // not a pid
+  proc.MakeDir("abc/fd");  // not a pid
   proc.Symlink("self", "100");
 
   Result<OwnerScan> scan = ScanSocketOwners(proc.path());

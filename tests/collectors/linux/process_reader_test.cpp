@@ -16,13 +16,12 @@ std::string Stat(int pid, const char* name, int ppid, uint64_t start_time) {
          " 1000 100 0\n";
 }
 
-void WriteProcess(const TempDir& proc, int pid, const char* name, uint32_t uid,
-                  uint64_t start_time, const std::string& cmdline) {
+void WriteProcess(const TempDir& proc, int pid, const char* name, uint32_t uid, uint64_t start_time,
+                  const std::string& cmdline) {
   const std::string dir = std::to_string(pid);
   proc.WriteFile(dir + "/stat", Stat(pid, name, 1, start_time));
-  proc.WriteFile(dir + "/status", "Name:\t" + std::string(name) + "\nUid:\t" +
-                                      std::to_string(uid) + "\t" + std::to_string(uid) +
-                                      "\t0\t0\n");
+  proc.WriteFile(dir + "/status", "Name:\t" + std::string(name) + "\nUid:\t" + std::to_string(uid) +
+                                      "\t" + std::to_string(uid) + "\t0\t0\n");
   proc.WriteFile(dir + "/cmdline", cmdline);
 }
 
