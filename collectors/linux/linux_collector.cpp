@@ -68,8 +68,9 @@ class LinuxCollector final : public Collector {
     std::optional<Result<linux::OwnerScan>> scan;
     std::thread scanner;
     if (options_.owners) {
-      scanner = std::thread(
-          [this, &scan, expected] { scan.emplace(linux::ScanSocketOwners(options_.proc_root, expected)); });
+      scanner = std::thread([this, &scan, expected] {
+        scan.emplace(linux::ScanSocketOwners(options_.proc_root, expected));
+      });
     }
     Result<void> sockets = CollectSockets(snapshot);
     if (scanner.joinable()) scanner.join();
