@@ -28,6 +28,19 @@ int ReportUsageError(const CLI::App& app, const CLI::ParseError& error) {
   if (const size_t newline = message.find('\n'); newline != std::string::npos) {
     message.resize(newline);
   }
+  if (app.get_subcommands().empty()) {
+    std::string commands;
+    for (const CLI::App* command : app.get_subcommands({})) {
+      commands += (commands.empty() ? "" : ", ") + command->get_name();
+    }
+    message = "a command is required: " + commands;
+    for (const std::string& word : app.remaining()) {
+      if (!word.empty() && word[0] != '-') {
+        message = fmt::format("unknown command '{}'; the commands are {}", word, commands);
+        break;
+      }
+    }
+  }
   fmt::print(stderr, "portwatch: {}; run '{} --help' for usage\n", message, app.get_name());
   return portwatch::agent::kExitUsage;
 }
@@ -46,6 +59,8 @@ int main(int argc, char** argv) {
   app.footer("Exit status: 0 success, 1 nothing found (who), 2 bad input, 3 failure.");
   portwatch::agent::AddSnapshotCommand(app, exit_code);
   portwatch::agent::AddWhoCommand(app, exit_code);
+  portwatch::agent::AddRecordCommand(app, exit_code);
+  portwatch::agent::AddHistoryCommand(app, exit_code);
   try {
     app.parse_complete_callback([&verbosity] { ConfigureLogging(verbosity); });
     app.parse(argc, argv);

@@ -15,8 +15,8 @@ namespace portwatch::collectors {
 
 enum class Family : uint8_t {
   kUnspec = 0,  // packet sockets and anything without an IP address
-  kIpv4,
-  kIpv6,
+  kIpv4 = 1,
+  kIpv6 = 2,
 };
 
 std::string_view FamilyName(Family family);  // "inet", "inet6", "unspec"

@@ -35,12 +35,13 @@ enum class Exposure : uint8_t {
 Exposure ExposureOf(const Address& local);
 std::string_view ExposureName(Exposure exposure);  // "loopback", "address", "all", "none"
 
+// The numeric values are stored in history databases: append, never renumber.
 enum class Direction : uint8_t {
-  kNone,      // raw and packet sockets that are not bound to a peer
-  kListen,    // a listener (TCP LISTEN, or an unconnected bound UDP socket)
-  kInbound,   // a peer connected to one of our listening ports
-  kOutbound,  // we connected to a peer
-  kLocal,     // both ends are on this host (loopback)
+  kNone = 0,      // raw and packet sockets that are not bound to a peer
+  kListen = 1,    // a listener (TCP LISTEN, or an unconnected bound UDP socket)
+  kInbound = 2,   // a peer connected to one of our listening ports
+  kOutbound = 3,  // we connected to a peer
+  kLocal = 4,     // both ends are on this host (loopback)
 };
 std::string_view DirectionName(Direction direction);  // "listen", "inbound", ...
 

@@ -13,11 +13,13 @@
 
 namespace portwatch::collectors {
 
+// The numeric values of Protocol, Family (endpoint.h) and OwnerStatus are stored in history
+// databases: append, never renumber.
 enum class Protocol : uint8_t {
-  kTcp,
-  kUdp,
-  kRaw,
-  kPacket,
+  kTcp = 0,
+  kUdp = 1,
+  kRaw = 2,
+  kPacket = 3,
 };
 std::string_view ProtocolName(Protocol protocol);  // "tcp", "udp", "raw", "packet"
 

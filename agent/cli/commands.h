@@ -10,5 +10,7 @@ namespace portwatch::agent {
 
 void AddSnapshotCommand(CLI::App& app, int& exit_code);
 void AddWhoCommand(CLI::App& app, int& exit_code);
+void AddRecordCommand(CLI::App& app, int& exit_code);
+void AddHistoryCommand(CLI::App& app, int& exit_code);
 
 }  // namespace portwatch::agent

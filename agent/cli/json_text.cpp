@@ -107,6 +107,11 @@ void JsonObjectWriter::Number(std::string_view key, int64_t value) {
   fmt::format_to(std::back_inserter(out_), "{}", value);
 }
 
+void JsonObjectWriter::Unsigned(std::string_view key, uint64_t value) {
+  Key(key);
+  fmt::format_to(std::back_inserter(out_), "{}", value);
+}
+
 void JsonObjectWriter::Number(std::string_view key, std::optional<int64_t> value) {
   if (value) {
     Number(key, *value);

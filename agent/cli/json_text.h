@@ -26,6 +26,7 @@ class JsonObjectWriter {
   // null when the value is empty.
   void StringOrNull(std::string_view key, std::string_view value);
   void Number(std::string_view key, int64_t value);
+  void Unsigned(std::string_view key, uint64_t value);  // inodes, cookies: never negative
   void Number(std::string_view key, std::optional<int64_t> value);  // null when unset
   void Bool(std::string_view key, bool value);
   void Null(std::string_view key);

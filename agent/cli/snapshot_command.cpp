@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "agent/cli/commands.h"
@@ -20,28 +22,40 @@ namespace {
 
 struct SnapshotFlags {
   SocketFilter filter;
-  std::string port;
-  std::string state;
+  std::optional<std::string> port;
+  std::optional<std::string> state;
+  std::optional<std::string> pid;
   bool json = false;
   bool no_owners = false;
 };
 
 int RunSnapshot(SnapshotFlags& flags) {
-  if (!flags.port.empty()) {
-    Result<PortArgument> port = ParsePortArgument(flags.port, false);
+  if (flags.pid) {
+    int32_t pid = 0;
+    const std::string& text = *flags.pid;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
+    if (ec != std::errc() || end != text.data() + text.size() || pid <= 0) {
+      fmt::print(stderr, "portwatch snapshot: --pid: '{}' is not a process id (a number above 0)\n",
+                 text);
+      return kExitUsage;
+    }
+    flags.filter.pid = pid;
+  }
+  if (flags.port) {
+    Result<PortArgument> port = ParsePortArgument(*flags.port, false);
     if (!port) {
       fmt::print(stderr, "portwatch snapshot: --port: {}\n", port.error().message);
       return kExitUsage;
     }
     flags.filter.port = port->port;
   }
-  if (!flags.state.empty()) {
-    const collectors::SocketState state = collectors::ParseStateName(flags.state);
+  if (flags.state) {
+    const collectors::SocketState state = collectors::ParseStateName(*flags.state);
     if (state == collectors::SocketState::kUnknown) {
       fmt::print(stderr,
                  "portwatch snapshot: --state: unknown state '{}'; use LISTEN, ESTABLISHED, "
                  "TIME_WAIT, SYN_SENT, CLOSE_WAIT, UNCONN, ...\n",
-                 flags.state);
+                 *flags.state);
       return kExitUsage;
     }
     flags.filter.state = state;
@@ -93,8 +107,7 @@ void AddSnapshotCommand(CLI::App& app, int& exit_code) {
   command->add_flag("-w,--raw", flags->filter.raw, "Raw IP sockets");
   command->add_flag("-0,--packet", flags->filter.packet, "Packet (AF_PACKET) sockets");
   command->add_option("-p,--port", flags->port, "Only sockets with this local or remote port");
-  command->add_option("--pid", flags->filter.pid, "Only sockets held by this process id")
-      ->check(CLI::Range(1, 4194304));
+  command->add_option("--pid", flags->pid, "Only sockets held by this process id");
   command->add_option("--process", flags->filter.process,
                       "Only sockets held by a process with this name");
   command->add_option("-s,--state", flags->state,

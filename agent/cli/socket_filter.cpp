@@ -30,7 +30,14 @@ bool SocketFilter::Matches(const collectors::Snapshot& snapshot,
                          socket.protocol == Protocol::kRaw || socket.protocol == Protocol::kPacket;
     if (!listens) return false;
   }
-  if (port && socket.local.port != *port && socket.remote.port != *port) return false;
+  if (port) {
+    // Only TCP and UDP have ports, and an unconnected socket's remote port 0 is no port at all.
+    const bool has_peer = socket.remote.port != 0;
+    if (!socket.HasPorts() ||
+        (socket.local.port != *port && !(has_peer && socket.remote.port == *port))) {
+      return false;
+    }
+  }
   if (state && socket.state != *state) return false;
   if (pid || !process.empty()) {
     const auto owners = snapshot.Owners(socket);

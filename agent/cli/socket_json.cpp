@@ -31,11 +31,12 @@ std::optional<int64_t> PortOrNull(const Socket& socket, uint16_t port) {
 
 }  // namespace
 
-void AppendSocketJson(std::string& out, const Snapshot& snapshot, const Socket& socket) {
+namespace {
+
+void AppendFields(JsonObjectWriter& json, const Snapshot& snapshot, const Socket& socket) {
   const Process* owner = snapshot.PrimaryOwner(socket);
   const Process none;
   const Process& process = owner ? *owner : none;
-  JsonObjectWriter json(out);
   json.String("proto", ProtocolName(socket.protocol));
   json.String("family", FamilyName(socket.family));
   json.String("state", StateName(socket.protocol, socket.state));
@@ -43,10 +44,10 @@ void AppendSocketJson(std::string& out, const Snapshot& snapshot, const Socket& 
   json.Number("local_port", PortOrNull(socket, socket.local.port));
   json.Raw("remote_addr", AddressJson(socket.remote.address));
   json.Number("remote_port", PortOrNull(socket, socket.remote.port));
-  json.Number("inode", static_cast<int64_t>(socket.inode));
-  json.Number("cookie", static_cast<int64_t>(socket.cookie));
+  json.Unsigned("inode", socket.inode);
+  json.Unsigned("cookie", socket.cookie);
   json.Number("uid", int64_t{socket.uid});
-  json.Number("netns", static_cast<int64_t>(socket.netns));
+  json.Unsigned("netns", socket.netns);
   json.Number("rx_queue", int64_t{socket.rx_queue});
   json.Number("tx_queue", int64_t{socket.tx_queue});
   json.Bool("v6only", socket.v6only);
@@ -75,16 +76,27 @@ void AppendSocketJson(std::string& out, const Snapshot& snapshot, const Socket& 
   json.String("remote_class", AddressClassName(socket.remote_class));
 }
 
+}  // namespace
+
+void AppendSocketJson(std::string& out, const Snapshot& snapshot, const Socket& socket) {
+  JsonObjectWriter json(out);
+  AppendFields(json, snapshot, socket);
+}
+
 namespace {
 
 // Appends the array to out, calling flush(out) whenever it holds more than flush_bytes.
 template <typename Flush>
 bool EmitArray(std::string& out, const Snapshot& snapshot, const std::vector<uint32_t>& rows,
-               size_t flush_bytes, Flush flush) {
+               size_t flush_bytes, const ExtraJsonFields& extra, Flush flush) {
   out += '[';
   for (size_t i = 0; i < rows.size(); ++i) {
     out += i == 0 ? "\n" : ",\n";
-    AppendSocketJson(out, snapshot, snapshot.sockets[rows[i]]);
+    {
+      JsonObjectWriter json(out);
+      if (extra) extra(rows[i], json);
+      AppendFields(json, snapshot, snapshot.sockets[rows[i]]);
+    }
     if (out.size() >= flush_bytes && !flush(out)) return false;
   }
   out += rows.empty() ? "]\n" : "\n]\n";
@@ -95,19 +107,20 @@ bool EmitArray(std::string& out, const Snapshot& snapshot, const std::vector<uin
 
 void AppendSocketJsonArray(std::string& out, const Snapshot& snapshot,
                            const std::vector<uint32_t>& rows) {
-  EmitArray(out, snapshot, rows, SIZE_MAX, [](std::string&) { return true; });
+  EmitArray(out, snapshot, rows, SIZE_MAX, {}, [](std::string&) { return true; });
 }
 
 bool WriteSocketJsonArray(std::FILE* out, const Snapshot& snapshot,
-                          const std::vector<uint32_t>& rows) {
+                          const std::vector<uint32_t>& rows, const ExtraJsonFields& extra) {
   constexpr size_t kFlushBytes = 256 * 1024;
   std::string buffer;
   buffer.reserve(kFlushBytes + 4096);
-  const bool written = EmitArray(buffer, snapshot, rows, kFlushBytes, [out](std::string& chunk) {
-    const bool ok = std::fwrite(chunk.data(), 1, chunk.size(), out) == chunk.size();
-    chunk.clear();
-    return ok;
-  });
+  const bool written =
+      EmitArray(buffer, snapshot, rows, kFlushBytes, extra, [out](std::string& chunk) {
+        const bool ok = std::fwrite(chunk.data(), 1, chunk.size(), out) == chunk.size();
+        chunk.clear();
+        return ok;
+      });
   return written && std::fflush(out) == 0;
 }
 

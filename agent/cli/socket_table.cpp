@@ -109,7 +109,8 @@ std::string OwnerLabel(const Snapshot& snapshot, const Socket& socket) {
   return owner->name;
 }
 
-bool WriteSocketTable(std::FILE* out, const Snapshot& snapshot, const std::vector<uint32_t>& rows) {
+bool WriteSocketTable(std::FILE* out, const Snapshot& snapshot, const std::vector<uint32_t>& rows,
+                      const LeadColumns& lead) {
   // 1. Column widths from the data, so addresses line up without a fixed worst-case width. The
   //    addresses are formatted again in step 2 rather than kept: at 100k sockets, keeping them
   //    would cost more memory than the snapshot itself.
@@ -126,12 +127,14 @@ bool WriteSocketTable(std::FILE* out, const Snapshot& snapshot, const std::vecto
   buffer.reserve(kFlushBytes + 1024);
   constexpr std::string_view kRow =
       "{:<6} {:<12} {:<{}} {:<{}} {:>7} {:<16} {:<10} {:<14} {:<10} {}\n";
+  buffer += lead.header;
   fmt::format_to(std::back_inserter(buffer), kRow, "PROTO", "STATE", "LOCAL", local_width, "PEER",
                  peer_width, "PID", "PROCESS", "USER", "SERVICE", "CATEGORY", "EXPOSURE");
   for (uint32_t row : rows) {
     const Socket& socket = snapshot.sockets[row];
     const Process* owner = snapshot.PrimaryOwner(socket);
     const std::string_view service = ServiceName(socket.service_port, socket.protocol);
+    if (lead.cell) buffer += lead.cell(row);
     fmt::format_to(std::back_inserter(buffer), kRow, ProtocolName(socket.protocol),
                    StateName(socket.protocol, socket.state), FormatLocal(socket), local_width,
                    FormatPeer(socket), peer_width,

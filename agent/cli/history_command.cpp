@@ -1,0 +1,198 @@
+// `portwatch history`: questions about the past, answered from the history database.
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "agent/cli/commands.h"
+#include "agent/cli/exit_codes.h"
+#include "agent/cli/port_argument.h"
+#include "agent/cli/socket_json.h"
+#include "agent/cli/socket_table.h"
+#include "agent/cli/state_paths.h"
+#include "agent/cli/time_argument.h"
+#include "collectors/cidr.h"
+#include "store/database.h"
+#include "store/history_writer.h"
+#include "store/queries.h"
+
+namespace portwatch::agent {
+
+namespace {
+
+struct HistoryFlags {
+  std::string db;
+  std::string at;
+  std::string remote;
+  std::string port;
+  bool events = false;
+  int64_t socket = 0;
+  std::string since = "24h";
+  std::string until = "now";
+  bool json = false;
+};
+
+int UsageError(std::string_view message) {
+  fmt::print(stderr, "portwatch history: {}\n", message);
+  return kExitUsage;
+}
+
+int Failure(std::string_view message) {
+  fmt::print(stderr, "portwatch history: {}\n", message);
+  return kExitFailure;
+}
+
+std::vector<uint32_t> AllRows(const store::History& history) {
+  std::vector<uint32_t> rows(history.snapshot.sockets.size());
+  for (uint32_t i = 0; i < rows.size(); ++i) rows[i] = i;
+  return rows;
+}
+
+std::string ClosedText(const std::optional<int64_t>& closed_at) {
+  return closed_at ? FormatLocalTime(*closed_at) : std::string("open");
+}
+
+// Sockets with their lifetimes: the snapshot table with OPENED and CLOSED in front.
+bool PrintLifetimes(const store::History& history, bool json) {
+  const std::vector<uint32_t> rows = AllRows(history);
+  if (json) {
+    return WriteSocketJsonArray(stdout, history.snapshot, rows,
+                                [&](uint32_t row, JsonObjectWriter& object) {
+                                  object.Number("id", history.ids[row]);
+                                  object.Number("opened_at", history.opened_at[row]);
+                                  object.Number("closed_at", history.closed_at[row]);
+                                });
+  }
+  LeadColumns lead;
+  lead.header = fmt::format("{:<8} {:<19} {:<19} ", "ID", "OPENED", "CLOSED");
+  lead.cell = [&](uint32_t row) {
+    return fmt::format("{:<8} {:<19} {:<19} ", history.ids[row],
+                       FormatLocalTime(history.opened_at[row]), ClosedText(history.closed_at[row]));
+  };
+  return WriteSocketTable(stdout, history.snapshot, rows, lead);
+}
+
+bool PrintEvents(const store::ListenerEvents& events, bool json) {
+  std::map<int64_t, uint32_t> row_of;
+  for (uint32_t i = 0; i < events.sockets.ids.size(); ++i) row_of[events.sockets.ids[i]] = i;
+  const collectors::Snapshot& snapshot = events.sockets.snapshot;
+  std::vector<uint32_t> rows;
+  for (const store::ListenerEvent& event : events.events) rows.push_back(row_of[event.socket_id]);
+  size_t next = 0;
+  if (json) {
+    return WriteSocketJsonArray(stdout, snapshot, rows, [&](uint32_t, JsonObjectWriter& object) {
+      const store::ListenerEvent& event = events.events[next++];
+      object.Number("at", event.at);
+      object.String("event", event.appeared ? "appeared" : "disappeared");
+      object.Number("id", event.socket_id);
+    });
+  }
+  LeadColumns lead;
+  lead.header = fmt::format("{:<19} {:<12} ", "TIME", "EVENT");
+  lead.cell = [&](uint32_t) {
+    const store::ListenerEvent& event = events.events[next++];
+    return fmt::format("{:<19} {:<12} ", FormatLocalTime(event.at),
+                       event.appeared ? "appeared" : "disappeared");
+  };
+  return WriteSocketTable(stdout, snapshot, rows, lead);
+}
+
+int RunHistory(const HistoryFlags& flags) {
+  // 1. Exactly one question, with valid arguments.
+  const int questions = !flags.at.empty() + !flags.remote.empty() + !flags.port.empty() +
+                        int{flags.events} + int{flags.socket != 0};
+  if (questions != 1) {
+    return UsageError(
+        "ask one question: --at TIME, --remote ADDR|CIDR, --port N, --events or "
+        "--socket ID");
+  }
+  const int64_t now = store::ToMillis(std::chrono::system_clock::now());
+  Result<int64_t> since = ParseSince(flags.since, now);
+  if (!since) return UsageError(fmt::format("--since: {}", since.error().message));
+  Result<int64_t> until = ParseMoment(flags.until, now);
+  if (!until) return UsageError(fmt::format("--until: {}", until.error().message));
+  if (*since > *until) return UsageError("--since is after --until; the range is empty");
+  const store::TimeRange range{*since, *until};
+
+  std::optional<int64_t> at;
+  if (!flags.at.empty()) {
+    Result<int64_t> moment = ParseMoment(flags.at, now);
+    if (!moment) return UsageError(fmt::format("--at: {}", moment.error().message));
+    at = *moment;
+  }
+  std::optional<collectors::Cidr> block;
+  if (!flags.remote.empty()) {
+    Result<collectors::Cidr> parsed = collectors::Cidr::Parse(flags.remote);
+    if (!parsed) return UsageError(fmt::format("--remote: {}", parsed.error().message));
+    block = *parsed;
+  }
+  std::optional<uint16_t> port;
+  if (!flags.port.empty()) {
+    Result<PortArgument> parsed = ParsePortArgument(flags.port, false);
+    if (!parsed) return UsageError(fmt::format("--port: {}", parsed.error().message));
+    port = parsed->port;
+  }
+
+  // 2. The answer.
+  const std::string path = flags.db.empty() ? DefaultDatabasePath() : flags.db;
+  Result<store::Database> db = store::Database::Open(path, store::Database::Mode::kReadOnly);
+  if (!db) return Failure(db.error().message);
+  bool printed = false;
+  if (at) {
+    Result<store::History> state = store::StateAt(*db, *at);
+    if (!state) return Failure(state.error().message);
+    const std::vector<uint32_t> rows = AllRows(*state);
+    printed = flags.json ? WriteSocketJsonArray(stdout, state->snapshot, rows)
+                         : WriteSocketTable(stdout, state->snapshot, rows);
+  } else if (block || port) {
+    Result<store::History> found =
+        block ? store::ConnectionsWith(*db, *block, range) : store::PortHistory(*db, *port, range);
+    if (!found) return Failure(found.error().message);
+    printed = PrintLifetimes(*found, flags.json);
+  } else if (flags.events) {
+    Result<store::ListenerEvents> events = store::ListenerEventsIn(*db, range);
+    if (!events) return Failure(events.error().message);
+    printed = PrintEvents(*events, flags.json);
+  } else {
+    Result<store::Lifetime> lifetime = store::SocketLifetime(*db, flags.socket);
+    if (!lifetime) return Failure(lifetime.error().message);
+    printed = PrintLifetimes(lifetime->socket, flags.json);
+    if (printed && !flags.json) {
+      for (const store::StateChange& change : lifetime->changes) {
+        fmt::print(
+            "  {}  {}\n", FormatLocalTime(change.at),
+            collectors::StateName(lifetime->socket.snapshot.sockets[0].protocol, change.state));
+      }
+    }
+  }
+  if (!printed) return Failure("cannot write output");
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddHistoryCommand(CLI::App& app, int& exit_code) {
+  auto flags = std::make_shared<HistoryFlags>();
+  CLI::App* command = app.add_subcommand(
+      "history", "What was listening and who was connected, from the history database");
+  command->add_option("--db", flags->db,
+                      "History database (default: " + DefaultDatabasePath() + ")");
+  command->add_option("--at", flags->at,
+                      "Sockets open at TIME (2026-11-24 03:10, -2h, yesterday 03:10)");
+  command->add_option("--remote", flags->remote, "Connections to or from ADDR or CIDR");
+  command->add_option("--port", flags->port, "Sockets with this local or remote port");
+  command->add_flag("--events", flags->events, "Listeners that appeared or disappeared");
+  command->add_option("--socket", flags->socket, "One socket's lifetime, by id")
+      ->check(CLI::PositiveNumber);
+  command->add_option("--since", flags->since,
+                      "Start of the range: 24h, 7d or a time (default 24h)");
+  command->add_option("--until", flags->until, "End of the range (default now)");
+  command->add_flag("--json", flags->json,
+                    "Print one JSON array (the snapshot keys, plus id, opened_at, closed_at)");
+  command->callback([flags, &exit_code] { exit_code = RunHistory(*flags); });
+}
+
+}  // namespace portwatch::agent
