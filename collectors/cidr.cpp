@@ -1,5 +1,7 @@
 #include "collectors/cidr.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <string>
 
@@ -27,9 +29,10 @@ Result<Cidr> Cidr::Parse(std::string_view text) {
   const std::string_view address_text = text.substr(0, slash);
   std::optional<Address> address = Address::Parse(address_text);
   if (!address) {
-    return Error{"'" + std::string(text) +
-                 "' is not an address or CIDR block; use forms like 203.0.113.7, 10.0.0.0/8 or "
-                 "2001:db8::/32"};
+    return Error{fmt::format(
+        "'{}' is not an address or CIDR block; use forms like 203.0.113.7, 10.0.0.0/8 or "
+        "2001:db8::/32",
+        text)};
   }
   Cidr cidr;
   cidr.prefix = Width(address->family);
@@ -40,15 +43,15 @@ Result<Cidr> Cidr::Parse(std::string_view text) {
         std::from_chars(prefix_text.data(), prefix_text.data() + prefix_text.size(), prefix);
     if (ec != std::errc() || end != prefix_text.data() + prefix_text.size() || prefix < 0 ||
         prefix > Width(address->family)) {
-      return Error{"bad prefix length in '" + std::string(text) + "'; use 0 to " +
-                   std::to_string(Width(address->family))};
+      return Error{
+          fmt::format("bad prefix length in '{}'; use 0 to {}", text, Width(address->family))};
     }
     cidr.prefix = prefix;
   }
   cidr.network = WithHostBits(*address, cidr.prefix, false);
   if (!(cidr.network == *address)) {
-    return Error{"'" + std::string(text) + "' has host bits set; did you mean " +
-                 cidr.network.ToString() + "/" + std::to_string(cidr.prefix) + "?"};
+    return Error{fmt::format("'{}' has host bits set; did you mean {}/{}?", text,
+                             cidr.network.ToString(), cidr.prefix)};
   }
   return cidr;
 }

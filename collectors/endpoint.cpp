@@ -1,6 +1,7 @@
 #include "collectors/endpoint.h"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cstring>
@@ -105,17 +106,11 @@ std::string Address::ToString() const {
 }
 
 std::string Endpoint::ToString() const {
-  std::string text;
   if (address.family == Family::kUnspec || address.IsUnspecified()) {
-    text = "*";
-  } else if (address.family == Family::kIpv6) {
-    text = "[" + address.ToString() + "]";
-  } else {
-    text = address.ToString();
+    return fmt::format("*:{}", port);
   }
-  text += ':';
-  text += std::to_string(port);
-  return text;
+  if (address.family == Family::kIpv6) return fmt::format("[{}]:{}", address.ToString(), port);
+  return fmt::format("{}:{}", address.ToString(), port);
 }
 
 }  // namespace portwatch::collectors
