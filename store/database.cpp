@@ -68,6 +68,7 @@ CREATE INDEX sockets_closed ON sockets(closed_at) WHERE closed_at IS NOT NULL;
 CREATE INDEX sockets_remote ON sockets(remote_addr) WHERE remote_port != 0;
 CREATE INDEX sockets_local_port ON sockets(local_port);
 CREATE INDEX sockets_remote_port ON sockets(remote_port) WHERE remote_port != 0;
+CREATE INDEX sockets_process ON sockets(process_id) WHERE process_id IS NOT NULL;
 
 -- Every state change after the one a socket opened in.
 CREATE TABLE state_changes(
@@ -195,6 +196,12 @@ Result<void> Database::Migrate(Mode mode) {
           "PRAGMA journal_size_limit = 67108864;");
       !pragmas) {
     return Error{fmt::format("cannot set up {}: {}", path_, pragmas.error().message)};
+  }
+  if (fresh) {
+    // Must precede the first table: lets retention hand freed pages back to the file system.
+    if (Result<void> vacuum = Execute("PRAGMA auto_vacuum = INCREMENTAL;"); !vacuum) {
+      return vacuum.error();
+    }
   }
   for (int64_t step = version; step < kSchemaVersion; ++step) {
     Result<Transaction> transaction = Transaction::Begin(*this);

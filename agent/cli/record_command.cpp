@@ -13,11 +13,13 @@
 
 #include "agent/cli/commands.h"
 #include "agent/cli/exit_codes.h"
+#include "agent/cli/size_argument.h"
 #include "agent/cli/state_paths.h"
 #include "agent/cli/time_argument.h"
 #include "collectors/collector.h"
 #include "store/database.h"
 #include "store/history_writer.h"
+#include "store/retention.h"
 
 namespace portwatch::agent {
 
@@ -31,7 +33,23 @@ struct RecordFlags {
   std::string db;
   std::string duration;
   std::string interval = "1s";
+  std::string keep = "30d";
+  std::string max_size = "1G";
 };
+
+// Retention work between intervals, bounded so it never delays the next snapshot much.
+void Prune(store::Database& db, const store::RetentionPolicy& policy) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+  const int64_t now = store::ToMillis(std::chrono::system_clock::now());
+  while (std::chrono::steady_clock::now() < deadline) {
+    Result<store::PruneStats> pruned = store::PruneBatch(db, policy, now);
+    if (!pruned) {
+      spdlog::warn("cannot prune {}: {}", db.path(), pruned.error().message);
+      return;
+    }
+    if (!pruned->more) return;
+  }
+}
 
 int RunRecord(const RecordFlags& flags) {
   std::optional<int64_t> duration_ms;
@@ -49,6 +67,19 @@ int RunRecord(const RecordFlags& flags) {
                interval ? "the interval must be at least 100ms" : interval.error().message);
     return kExitUsage;
   }
+  store::RetentionPolicy retention;
+  Result<int64_t> keep = ParseDuration(flags.keep);
+  if (!keep) {
+    fmt::print(stderr, "portwatch record: --keep: {}\n", keep.error().message);
+    return kExitUsage;
+  }
+  retention.max_age = std::chrono::milliseconds(*keep);
+  Result<uint64_t> max_size = ParseByteSize(flags.max_size);
+  if (!max_size) {
+    fmt::print(stderr, "portwatch record: --max-size: {}\n", max_size.error().message);
+    return kExitUsage;
+  }
+  retention.max_bytes = *max_size;
   const std::string path = flags.db.empty() ? DefaultDatabasePath() : flags.db;
   if (Result<void> made = EnsureParentDirectory(path); !made) {
     fmt::print(stderr, "portwatch record: {}\n", made.error().message);
@@ -82,6 +113,7 @@ int RunRecord(const RecordFlags& flags) {
     }
     if (Result<store::WriteStats> stats = writer->Write(*snapshot); stats) {
       ++written;
+      Prune(*db, retention);
       spdlog::debug("interval written: {} opened, {} closed, {} changed", stats->opened,
                     stats->closed, stats->changed);
     } else {
@@ -119,6 +151,9 @@ void AddRecordCommand(CLI::App& app, int& exit_code) {
   command->add_option("--for", flags->duration,
                       "Stop after this long (30s, 5m, 2h); default: until Ctrl-C");
   command->add_option("--interval", flags->interval, "Time between snapshots (default 1s)");
+  command->add_option("--keep", flags->keep, "Delete history older than this (default 30d)");
+  command->add_option("--max-size", flags->max_size,
+                      "Delete the oldest history beyond this size (default 1G; 0: no limit)");
   command->callback([flags, &exit_code] { exit_code = RunRecord(*flags); });
 }
 
