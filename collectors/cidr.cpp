@@ -2,8 +2,9 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <string>
+
+#include "collectors/parse_number.h"
 
 namespace portwatch::collectors {
 
@@ -39,10 +40,7 @@ Result<Cidr> Cidr::Parse(std::string_view text) {
   if (slash != std::string_view::npos) {
     const std::string_view prefix_text = text.substr(slash + 1);
     int prefix = -1;
-    auto [end, ec] =
-        std::from_chars(prefix_text.data(), prefix_text.data() + prefix_text.size(), prefix);
-    if (ec != std::errc() || end != prefix_text.data() + prefix_text.size() || prefix < 0 ||
-        prefix > Width(address->family)) {
+    if (!ParseNumber(prefix_text, prefix) || prefix < 0 || prefix > Width(address->family)) {
       return Error{
           fmt::format("bad prefix length in '{}'; use 0 to {}", text, Width(address->family))};
     }

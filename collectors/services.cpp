@@ -1,8 +1,9 @@
 #include "collectors/services.h"
 
-#include <charconv>
 #include <fstream>
 #include <sstream>
+
+#include "collectors/parse_number.h"
 
 namespace portwatch::collectors {
 
@@ -38,8 +39,7 @@ ServiceTable ServiceTable::Parse(std::string_view text) {
     std::string_view port_text = port_proto.substr(0, slash);
     std::string_view proto = port_proto.substr(slash + 1);
     unsigned port = 0;
-    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) continue;
+    if (!ParseNumber(port_text, port) || port > 65535) continue;
     if (proto != "tcp" && proto != "udp") continue;
     // The first entry for a port wins, as getservbyport(3) does.
     table.names_.try_emplace(Key(static_cast<uint16_t>(port), proto == "udp"), name);

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -15,6 +14,7 @@
 #include "agent/cli/socket_json.h"
 #include "agent/cli/socket_table.h"
 #include "collectors/collector.h"
+#include "collectors/parse_number.h"
 
 namespace portwatch::agent {
 
@@ -33,8 +33,7 @@ int RunSnapshot(SnapshotFlags& flags) {
   if (flags.pid) {
     int32_t pid = 0;
     const std::string& text = *flags.pid;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
-    if (ec != std::errc() || end != text.data() + text.size() || pid <= 0) {
+    if (!collectors::ParseNumber(text, pid) || pid <= 0) {
       fmt::print(stderr, "portwatch snapshot: --pid: '{}' is not a process id (a number above 0)\n",
                  text);
       return kExitUsage;

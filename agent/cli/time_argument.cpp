@@ -8,6 +8,8 @@
 #include <string>
 #include <utility>
 
+#include "collectors/parse_number.h"
+
 namespace portwatch::agent {
 
 namespace {
@@ -15,11 +17,7 @@ namespace {
 constexpr std::string_view kMomentForms =
     "use now, -2h, 2h ago, yesterday 03:10, 2026-11-24 03:10 or 2026-11-24T03:10:00Z";
 
-bool ParseInt(std::string_view text, int& value) {
-  if (text.empty()) return false;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return ec == std::errc() && end == text.data() + text.size();
-}
+bool ParseInt(std::string_view text, int& value) { return collectors::ParseNumber(text, value); }
 
 // "03:10" or "03:10:59" into seconds after midnight.
 bool ParseClock(std::string_view text, int& hour, int& minute, int& second) {

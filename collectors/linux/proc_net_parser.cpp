@@ -1,8 +1,9 @@
 #include "collectors/linux/proc_net_parser.h"
 
-#include <charconv>
 #include <cstring>
 #include <string>
+
+#include "collectors/parse_number.h"
 
 namespace portwatch::collectors::linux {
 
@@ -24,13 +25,6 @@ class FieldReader {
  private:
   std::string_view rest_;
 };
-
-template <typename T>
-bool ParseNumber(std::string_view text, T& value, int base) {
-  if (text.empty()) return false;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, base);
-  return ec == std::errc() && end == text.data() + text.size();
-}
 
 // The kernel prints each 32-bit word of the address with %08X in host byte order, so reading the
 // hex back into a native integer and copying its bytes restores network order.

@@ -5,10 +5,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+
+#include "collectors/parse_number.h"
 
 namespace portwatch::collectors::linux {
 
@@ -28,11 +29,7 @@ DirHandle OpenDirAt(int parent_fd, const char* name) {
   return DirHandle(dir);
 }
 
-bool ParsePid(const char* name, int32_t& pid) {
-  const size_t length = std::strlen(name);
-  auto [end, ec] = std::from_chars(name, name + length, pid);
-  return ec == std::errc() && end == name + length && pid > 0;
-}
+bool ParsePid(const char* name, int32_t& pid) { return ParseNumber(name, pid) && pid > 0; }
 
 }  // namespace
 
@@ -44,8 +41,7 @@ uint64_t SocketInodeFromLink(std::string_view link) {
   }
   const std::string_view digits = link.substr(kPrefix.size(), link.size() - kPrefix.size() - 1);
   uint64_t inode = 0;
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), inode);
-  return ec == std::errc() && end == digits.data() + digits.size() ? inode : 0;
+  return ParseNumber(digits, inode) ? inode : 0;
 }
 
 Result<OwnerScan> ScanSocketOwners(const std::string& proc_root, size_t expected_sockets) {

@@ -1,19 +1,8 @@
 #include "collectors/linux/proc_pid_parser.h"
 
-#include <charconv>
+#include "collectors/parse_number.h"
 
 namespace portwatch::collectors::linux {
-
-namespace {
-
-template <typename T>
-bool ParseNumber(std::string_view text, T& value) {
-  if (text.empty()) return false;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return ec == std::errc() && end == text.data() + text.size();
-}
-
-}  // namespace
 
 std::optional<ProcStat> ParseProcStat(std::string_view text) {
   const size_t open = text.find('(');
