@@ -120,6 +120,10 @@ std::string SqliteMessage(sqlite3* db, int code) {
 
 Database::~Database() = default;
 
+void Database::SetBusyTimeout(std::chrono::milliseconds timeout) {
+  sqlite3_busy_timeout(db_.get(), static_cast<int>(timeout.count()));
+}
+
 std::string Database::ErrorMessage() const { return SqliteMessage(db_.get(), SQLITE_ERROR); }
 
 Result<Database> Database::Open(const std::string& path, Mode mode) {

@@ -8,6 +8,7 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -37,6 +38,11 @@ class Database {
   Result<void> Execute(std::string_view sql);
   // Compiles a statement; keep it and Reset it to reuse.
   Result<Statement> Prepare(std::string_view sql);
+
+  // How long a statement waits for another connection's lock before failing with "database is
+  // locked" (5 s after Open). A writer on a fixed interval wants less, so a lock held elsewhere
+  // costs it one interval's write, not its cadence.
+  void SetBusyTimeout(std::chrono::milliseconds timeout);
 
   sqlite3* handle() const { return db_.get(); }
   const std::string& path() const { return path_; }

@@ -29,6 +29,8 @@ struct HistoryFlags {
   std::string remote;
   std::string port;
   bool events = false;
+  bool samples = false;
+  std::string step = "1m";
   int64_t socket = 0;
   std::string since = "24h";
   std::string until = "now";
@@ -100,14 +102,54 @@ bool PrintEvents(const store::ListenerEvents& events, bool json) {
   return WriteSocketTable(stdout, snapshot, rows, lead);
 }
 
+// Counts over time, the maximum of each within a step.
+bool PrintSamples(const std::vector<store::Sample>& samples, bool json) {
+  std::string out;
+  if (json) {
+    out += '[';
+    for (const store::Sample& sample : samples) {
+      if (out.size() > 1) out += ',';
+      out += "\n";
+      JsonObjectWriter object(out);
+      object.Number("at", sample.at);
+      object.Number("sockets", sample.sockets);
+      object.Number("tcp", sample.tcp);
+      object.Number("udp", sample.udp);
+      object.Number("raw", sample.raw);
+      object.Number("packet", sample.packet);
+      object.Number("listeners", sample.listeners);
+      object.Number("established", sample.established);
+      object.Number("time_wait", sample.time_wait);
+      object.Number("remote_hosts", sample.remote_hosts);
+    }
+    out += samples.empty() ? "]\n" : "\n]\n";
+  } else {
+    constexpr std::string_view kRow =
+        "{:<19} {:>8} {:>8} {:>8} {:>6} {:>7} {:>9} {:>11} {:>9} {:>12}\n";
+    fmt::format_to(std::back_inserter(out), kRow, "TIME", "SOCKETS", "TCP", "UDP", "RAW", "PACKET",
+                   "LISTENERS", "ESTABLISHED", "TIME_WAIT", "REMOTE_HOSTS");
+    for (const store::Sample& sample : samples) {
+      fmt::format_to(std::back_inserter(out), kRow, FormatLocalTime(sample.at), sample.sockets,
+                     sample.tcp, sample.udp, sample.raw, sample.packet, sample.listeners,
+                     sample.established, sample.time_wait, sample.remote_hosts);
+    }
+  }
+  return std::fwrite(out.data(), 1, out.size(), stdout) == out.size() && std::fflush(stdout) == 0;
+}
+
 int RunHistory(const HistoryFlags& flags) {
   // 1. Exactly one question, with valid arguments.
   const int questions = !flags.at.empty() + !flags.remote.empty() + !flags.port.empty() +
-                        int{flags.events} + int{flags.socket != 0};
+                        int{flags.events} + int{flags.samples} + int{flags.socket != 0};
   if (questions != 1) {
     return UsageError(
-        "ask one question: --at TIME, --remote ADDR|CIDR, --port N, --events or "
+        "ask one question: --at TIME, --remote ADDR|CIDR, --port N, --events, --samples or "
         "--socket ID");
+  }
+  Result<int64_t> step = ParseDuration(flags.step);
+  if (!step || *step <= 0) {
+    return UsageError(
+        fmt::format("--step: {}", step ? "the step must be positive" : step.error().message));
   }
   const int64_t now = store::ToMillis(std::chrono::system_clock::now());
   Result<int64_t> since = ParseSince(flags.since, now);
@@ -152,6 +194,10 @@ int RunHistory(const HistoryFlags& flags) {
         block ? store::ConnectionsWith(*db, *block, range) : store::PortHistory(*db, *port, range);
     if (!found) return Failure(found.error().message);
     printed = PrintLifetimes(*found, flags.json);
+  } else if (flags.samples) {
+    Result<std::vector<store::Sample>> samples = store::SamplesIn(*db, range, *step);
+    if (!samples) return Failure(samples.error().message);
+    printed = PrintSamples(*samples, flags.json);
   } else if (flags.events) {
     Result<store::ListenerEvents> events = store::ListenerEventsIn(*db, range);
     if (!events) return Failure(events.error().message);
@@ -185,6 +231,8 @@ void AddHistoryCommand(CLI::App& app, int& exit_code) {
   command->add_option("--remote", flags->remote, "Connections to or from ADDR or CIDR");
   command->add_option("--port", flags->port, "Sockets with this local or remote port");
   command->add_flag("--events", flags->events, "Listeners that appeared or disappeared");
+  command->add_flag("--samples", flags->samples, "Socket counts over time, one row per --step");
+  command->add_option("--step", flags->step, "Resolution of --samples (default 1m)");
   command->add_option("--socket", flags->socket, "One socket's lifetime, by id")
       ->check(CLI::PositiveNumber);
   command->add_option("--since", flags->since,

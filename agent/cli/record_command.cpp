@@ -90,6 +90,8 @@ int RunRecord(const RecordFlags& flags) {
     fmt::print(stderr, "portwatch record: {}\n", db.error().message);
     return kExitFailure;
   }
+  db->SetBusyTimeout(
+      std::min(std::chrono::milliseconds(*interval) / 4, std::chrono::milliseconds(250)));
   Result<store::HistoryWriter> writer = store::HistoryWriter::Create(*db);
   if (!writer) {
     fmt::print(stderr, "portwatch record: {}\n", writer.error().message);
