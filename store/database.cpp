@@ -255,6 +255,11 @@ Statement& Statement::Bind(int index, std::string_view text) {
 }
 
 Statement& Statement::BindBlob(int index, std::span<const uint8_t> bytes) {
+  // An empty span has no data pointer, which SQLite would bind as NULL: bind an empty blob.
+  if (bytes.empty()) {
+    sqlite3_bind_zeroblob(statement_.get(), index, 0);
+    return *this;
+  }
   sqlite3_bind_blob(statement_.get(), index, bytes.data(), static_cast<int>(bytes.size()),
                     SQLITE_TRANSIENT);
   return *this;
