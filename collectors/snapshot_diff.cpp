@@ -34,26 +34,34 @@ uint64_t SocketIdentity(const Socket& socket) {
 }
 
 SnapshotDiff DiffSnapshots(const Snapshot& previous, const Snapshot& current) {
+  constexpr uint32_t kEnd = UINT32_MAX;
   SnapshotDiff diff;
-  std::unordered_map<uint64_t, uint32_t> before;
-  before.reserve(previous.sockets.size());
-  for (uint32_t i = 0; i < previous.sockets.size(); ++i) {
-    before.emplace(SocketIdentity(previous.sockets[i]), i);
+  // Identity -> the first unmatched previous socket with it; `next` chains the others, so a
+  // socket listed twice (a cookie-less /proc entry, a repeated dump record) pairs k-th with k-th.
+  std::unordered_map<uint64_t, uint32_t> first;
+  first.reserve(previous.sockets.size());
+  std::vector<uint32_t> next(previous.sockets.size(), kEnd);
+  for (uint32_t i = static_cast<uint32_t>(previous.sockets.size()); i-- > 0;) {
+    auto [it, added] = first.try_emplace(SocketIdentity(previous.sockets[i]), i);
+    if (!added) {
+      next[i] = it->second;
+      it->second = i;
+    }
   }
   std::vector<bool> seen(previous.sockets.size(), false);
   diff.kept.reserve(current.sockets.size());
   for (uint32_t i = 0; i < current.sockets.size(); ++i) {
     const Socket& socket = current.sockets[i];
-    const auto match = before.find(SocketIdentity(socket));
-    if (match == before.end() || seen[match->second]) {
+    const auto match = first.find(SocketIdentity(socket));
+    if (match == first.end() || match->second == kEnd) {
       diff.opened.push_back(i);
       continue;
     }
-    seen[match->second] = true;
-    diff.kept.emplace_back(match->second, i);
-    if (previous.sockets[match->second].state != socket.state) {
-      diff.changed.emplace_back(match->second, i);
-    }
+    const uint32_t before = match->second;
+    match->second = next[before];
+    seen[before] = true;
+    diff.kept.emplace_back(before, i);
+    if (previous.sockets[before].state != socket.state) diff.changed.emplace_back(before, i);
   }
   for (uint32_t i = 0; i < previous.sockets.size(); ++i) {
     if (!seen[i]) diff.closed.push_back(i);

@@ -142,7 +142,17 @@ Result<Database> Database::Open(const std::string& path, Mode mode) {
   }
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, 5000);
+  // Until the file is known to be ours, closing must not checkpoint another program's pending
+  // write-ahead log into it.
+  sqlite3_db_config(raw, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  if (mode == Mode::kReadWrite && sqlite3_db_readonly(raw, "main") == 1) {
+    return Error{fmt::format(
+        "{} is read-only (the file or its file system); portwatch cannot record into it: choose "
+        "another --db",
+        path)};
+  }
   if (Result<void> migrated = db.Migrate(mode); !migrated) return migrated.error();
+  sqlite3_db_config(raw, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, nullptr);
   return db;
 }
 
@@ -152,19 +162,21 @@ Result<void> Database::Migrate(Mode mode) {
       "SELECT (SELECT application_id FROM pragma_application_id),"
       "       (SELECT user_version FROM pragma_user_version),"
       "       (SELECT count(*) FROM sqlite_schema)");
-  if (!header) {
-    return Error{fmt::format(
-        "{} is not a portwatch database ({}); portwatch leaves it untouched: move it away or "
-        "choose another --db",
-        path_, header.error().message)};
-  }
+  // Only SQLITE_NOTADB means a foreign file; anything else (a lock, an unreadable directory)
+  // is said as it is.
+  const auto unreadable = [this](const std::string& detail) {
+    if ((sqlite3_errcode(db_.get()) & 0xff) == SQLITE_NOTADB) {
+      return Error{fmt::format(
+          "{} is not a portwatch database ({}); portwatch leaves it untouched: move it away or "
+          "choose another --db",
+          path_, detail)};
+    }
+    return Error{fmt::format("cannot read {}: {}", path_, detail)};
+  };
+  if (!header) return unreadable(header.error().message);
   Result<bool> row = header->Step();
-  if (!row || !*row) {
-    return Error{fmt::format(
-        "{} is not a portwatch database ({}); portwatch leaves it untouched: move it away or "
-        "choose another --db",
-        path_, row ? "empty header" : row.error().message)};
-  }
+  if (!row) return unreadable(row.error().message);
+  if (!*row) return unreadable("empty header");
   const int64_t application_id = header->Int(0);
   const int64_t version = header->Int(1);
   const int64_t objects = header->Int(2);
@@ -193,6 +205,13 @@ Result<void> Database::Migrate(Mode mode) {
     }
     return Execute("PRAGMA foreign_keys = ON;");
   }
+  if (fresh) {
+    // Must come before anything writes the first page (WAL mode does): lets retention hand
+    // freed pages back to the file system.
+    if (Result<void> vacuum = Execute("PRAGMA auto_vacuum = INCREMENTAL;"); !vacuum) {
+      return vacuum.error();
+    }
+  }
   if (Result<void> pragmas = Execute(
           "PRAGMA journal_mode = WAL;"
           "PRAGMA synchronous = NORMAL;"  // in WAL mode: durable across a crash of this process
@@ -200,12 +219,6 @@ Result<void> Database::Migrate(Mode mode) {
           "PRAGMA journal_size_limit = 67108864;");
       !pragmas) {
     return Error{fmt::format("cannot set up {}: {}", path_, pragmas.error().message)};
-  }
-  if (fresh) {
-    // Must precede the first table: lets retention hand freed pages back to the file system.
-    if (Result<void> vacuum = Execute("PRAGMA auto_vacuum = INCREMENTAL;"); !vacuum) {
-      return vacuum.error();
-    }
   }
   for (int64_t step = version; step < kSchemaVersion; ++step) {
     Result<Transaction> transaction = Transaction::Begin(*this);

@@ -40,6 +40,7 @@ struct HistoryWriter::Statements {
   Statement insert_sample;
   Statement insert_keyframe;
   Statement select_open;
+  Statement update_direction;
 };
 
 Result<HistoryWriter> HistoryWriter::Create(Database& db, WriterOptions options) {
@@ -49,8 +50,8 @@ Result<HistoryWriter> HistoryWriter::Create(Database& db, WriterOptions options)
     out.emplace(std::move(statement).value());
     return true;
   };
-  std::optional<Statement> statements[8];
-  const char* sql[8] = {
+  std::optional<Statement> statements[9];
+  const char* sql[9] = {
       "INSERT INTO processes(pid, start_time, ppid, uid, name, exe, exe_deleted, cmdline, user, "
       "first_seen) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
       "ON CONFLICT(pid, start_time) DO UPDATE SET exe = excluded.exe RETURNING id",
@@ -68,8 +69,9 @@ Result<HistoryWriter> HistoryWriter::Create(Database& db, WriterOptions options)
       "s.inode, s.protocol_number, s.direction = 1, COALESCE((SELECT c.state FROM state_changes c "
       "WHERE c.socket_id = s.id ORDER BY c.at DESC LIMIT 1), s.state) "
       "FROM sockets s WHERE s.closed_at IS NULL",
+      "UPDATE sockets SET direction = ?2, service_port = ?3 WHERE id = ?1",
   };
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < 9; ++i) {
     if (!prepare(sql[i], statements[i])) {
       return Error{fmt::format("cannot prepare the history writer for {}: {}", db.path(),
                                db.ErrorMessage())};
@@ -78,7 +80,7 @@ Result<HistoryWriter> HistoryWriter::Create(Database& db, WriterOptions options)
   auto prepared = std::unique_ptr<Statements>(new Statements{
       std::move(*statements[0]), std::move(*statements[1]), std::move(*statements[2]),
       std::move(*statements[3]), std::move(*statements[4]), std::move(*statements[5]),
-      std::move(*statements[6]), std::move(*statements[7])});
+      std::move(*statements[6]), std::move(*statements[7]), std::move(*statements[8])});
   return HistoryWriter(db, options, std::move(prepared));
 }
 
@@ -86,6 +88,8 @@ HistoryWriter::HistoryWriter(Database& db, WriterOptions options,
                              std::unique_ptr<Statements> statements)
     : db_(&db), options_(options), statements_(std::move(statements)) {}
 
+HistoryWriter::HistoryWriter(HistoryWriter&&) noexcept = default;
+HistoryWriter& HistoryWriter::operator=(HistoryWriter&&) noexcept = default;
 HistoryWriter::~HistoryWriter() = default;
 
 Result<WriteStats> HistoryWriter::Write(const Snapshot& snapshot) {
@@ -158,14 +162,21 @@ Result<WriteStats> HistoryWriter::WriteInTransaction(
     }
     stats.closed = diff.closed.size();
     for (const auto& [before, after] : diff.changed) {
+      const Socket& socket = snapshot.sockets[after];
       if (Result<void> changed = statements_->insert_change.Bind(1, row_ids[after])
                                      .Bind(2, now)
-                                     .Bind(3, static_cast<int64_t>(snapshot.sockets[after].state))
+                                     .Bind(3, static_cast<int64_t>(socket.state))
                                      .Run();
           !changed) {
         return changed.error();
       }
+      const bool was_listener = committed_->sockets[before].direction == Direction::kListen;
+      if (Result<void> noted = NoteListenerChange(row_ids[after], socket, was_listener, now);
+          !noted) {
+        return noted.error();
+      }
     }
+
     stats.changed = diff.changed.size();
     for (const uint32_t after : diff.opened) {
       Result<int64_t> row = InsertSocket(snapshot, snapshot.sockets[after], now, processes);
@@ -205,6 +216,26 @@ Result<WriteStats> HistoryWriter::WriteInTransaction(
     stats.keyframe = true;
   }
   return stats;
+}
+
+Result<void> HistoryWriter::NoteListenerChange(int64_t row, const Socket& socket, bool was_listener,
+                                               int64_t now) {
+  // A bound socket that starts listening (or a listener shut down but still open) is a listener
+  // appearing (or disappearing) although the socket itself stays.
+  const bool is_listener = socket.direction == Direction::kListen;
+  if (is_listener == was_listener) return Ok();
+  if (Result<void> event =
+          statements_->insert_listener_event.Bind(1, now)
+              .Bind(2, int64_t{is_listener ? kListenerAppeared : kListenerDisappeared})
+              .Bind(3, row)
+              .Run();
+      !event) {
+    return event.error();
+  }
+  return statements_->update_direction.Bind(1, row)
+      .Bind(2, static_cast<int64_t>(socket.direction))
+      .Bind(3, NonZero(socket.service_port))
+      .Run();
 }
 
 Result<int64_t> HistoryWriter::ProcessRow(
@@ -290,7 +321,9 @@ Result<std::vector<int64_t>> HistoryWriter::AdoptOpenRows(
     bool listener;
     bool matched = false;
   };
-  std::unordered_map<uint64_t, OpenRow> open_rows;
+  // Every open row, by identity; a socket listed twice has two rows under one identity.
+  std::vector<OpenRow> open_rows;
+  std::unordered_multimap<uint64_t, size_t> by_identity;
   Statement& select = statements_->select_open;
   for (;;) {
     Result<bool> row = select.Step();
@@ -306,8 +339,8 @@ Result<std::vector<int64_t>> HistoryWriter::AdoptOpenRows(
     stored.remote = {AddressFromBlob(select.Blob(5)), static_cast<uint16_t>(select.Int(6))};
     stored.inode = static_cast<uint64_t>(select.Int(7));
     stored.protocol_number = static_cast<uint16_t>(select.Int(8));
-    open_rows.emplace(
-        SocketIdentity(stored),
+    by_identity.emplace(SocketIdentity(stored), open_rows.size());
+    open_rows.push_back(
         OpenRow{select.Int(0), static_cast<SocketState>(select.Int(10)), select.Int(9) != 0});
   }
   select.Reset();
@@ -315,12 +348,16 @@ Result<std::vector<int64_t>> HistoryWriter::AdoptOpenRows(
   std::vector<int64_t> row_ids(snapshot.sockets.size(), 0);
   for (uint32_t i = 0; i < snapshot.sockets.size(); ++i) {
     const Socket& socket = snapshot.sockets[i];
-    auto match = open_rows.find(SocketIdentity(socket));
-    if (match != open_rows.end() && !match->second.matched) {
-      match->second.matched = true;
-      row_ids[i] = match->second.id;
-      if (match->second.state != socket.state) {
-        if (Result<void> changed = statements_->insert_change.Bind(1, match->second.id)
+    OpenRow* match = nullptr;
+    auto [begin, end] = by_identity.equal_range(SocketIdentity(socket));
+    for (auto it = begin; it != end && match == nullptr; ++it) {
+      if (!open_rows[it->second].matched) match = &open_rows[it->second];
+    }
+    if (match != nullptr) {
+      match->matched = true;
+      row_ids[i] = match->id;
+      if (match->state != socket.state) {
+        if (Result<void> changed = statements_->insert_change.Bind(1, match->id)
                                        .Bind(2, now)
                                        .Bind(3, static_cast<int64_t>(socket.state))
                                        .Run();
@@ -328,6 +365,10 @@ Result<std::vector<int64_t>> HistoryWriter::AdoptOpenRows(
           return changed.error();
         }
         ++stats.changed;
+      }
+      if (Result<void> noted = NoteListenerChange(match->id, socket, match->listener, now);
+          !noted) {
+        return noted.error();
       }
       continue;
     }
@@ -337,7 +378,7 @@ Result<std::vector<int64_t>> HistoryWriter::AdoptOpenRows(
     ++stats.opened;
   }
   // Rows still open in the database but gone from the host closed while nobody watched.
-  for (const auto& [identity, row] : open_rows) {
+  for (const OpenRow& row : open_rows) {
     if (row.matched) continue;
     if (Result<void> closed = statements_->close_socket.Bind(1, row.id).Bind(2, now).Run();
         !closed) {

@@ -38,7 +38,8 @@ class HistoryWriter {
  public:
   static Result<HistoryWriter> Create(Database& db, WriterOptions options = {});
 
-  HistoryWriter(HistoryWriter&&) noexcept = default;
+  HistoryWriter(HistoryWriter&&) noexcept;
+  HistoryWriter& operator=(HistoryWriter&&) noexcept;
   ~HistoryWriter();
 
   Result<WriteStats> Write(const collectors::Snapshot& snapshot);
@@ -53,6 +54,8 @@ class HistoryWriter {
   Result<WriteStats> WriteInTransaction(const collectors::Snapshot& snapshot,
                                         std::vector<int64_t>& row_ids,
                                         std::map<std::pair<int32_t, uint64_t>, int64_t>& processes);
+  Result<void> NoteListenerChange(int64_t row, const collectors::Socket& socket, bool was_listener,
+                                  int64_t now);
   Result<int64_t> ProcessRow(const collectors::Process& process, int64_t now,
                              std::map<std::pair<int32_t, uint64_t>, int64_t>& processes);
   Result<int64_t> InsertSocket(const collectors::Snapshot& snapshot,

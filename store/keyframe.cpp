@@ -1,5 +1,7 @@
 #include "store/keyframe.h"
 
+#include <cstdint>
+
 namespace portwatch::store {
 
 std::vector<uint8_t> EncodeKeyframe(std::span<const int64_t> ids) {
@@ -31,6 +33,7 @@ std::optional<std::vector<int64_t>> DecodeKeyframe(std::span<const uint8_t> byte
       shift += 7;
       continue;
     }
+    if (value > static_cast<uint64_t>(INT64_MAX - previous)) return std::nullopt;
     previous += static_cast<int64_t>(value);
     ids.push_back(previous);
     value = 0;

@@ -1,8 +1,10 @@
 #include "store/queries.h"
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <map>
 
@@ -125,7 +127,7 @@ std::string JsonIds(const std::vector<int64_t>& ids) {
 }
 
 constexpr std::string_view kOverlaps =
-    "s.opened_at <= ?2 AND (s.closed_at IS NULL OR s.closed_at >= ?1)";
+    "s.opened_at <= ?2 AND (s.closed_at IS NULL OR s.closed_at > ?1)";
 
 }  // namespace
 
@@ -149,9 +151,11 @@ Result<History> StateAt(Database& db, int64_t at) {
   if (!*found) {
     Result<std::optional<TimeRange>> recorded = RecordedRange(db);
     if (recorded && *recorded) {
+      const auto start =
+          std::chrono::system_clock::time_point(std::chrono::milliseconds((*recorded)->from));
       return Error{fmt::format(
-          "that moment is before the recorded history, which starts at {} ms since the epoch",
-          (*recorded)->from)};
+          "that moment is before the recorded history, which starts at {:%Y-%m-%d %H:%M:%S} UTC",
+          fmt::gmtime(std::chrono::system_clock::to_time_t(start)))};
     }
     return Error{fmt::format("{} holds no history yet", db.path())};
   }
@@ -171,6 +175,7 @@ Result<History> StateAt(Database& db, int64_t at) {
 
 Result<History> ConnectionsWith(Database& db, const Cidr& block, TimeRange range) {
   // An IPv4 block also matches IPv4-mapped IPv6 peers (::ffff:a.b.c.d) of dual-stack sockets.
+  // Blobs compare byte by byte whatever their length, so each range also checks the length.
   Address mapped_first;
   Address mapped_last;
   const bool v4 = block.network.family == Family::kIpv4;
@@ -186,11 +191,11 @@ Result<History> ConnectionsWith(Database& db, const Cidr& block, TimeRange range
   const Address last = block.Last();
   return RunSocketQuery(
       db,
-      "WHERE s.remote_port != 0 AND (s.remote_addr BETWEEN ?3 AND ?4 OR s.remote_addr BETWEEN ?5 "
-      "AND ?6) AND " +
+      "WHERE s.remote_port != 0 AND ((length(s.remote_addr) = ?7 AND s.remote_addr BETWEEN ?3 "
+      "AND ?4) OR (length(s.remote_addr) = 16 AND s.remote_addr BETWEEN ?5 AND ?6)) AND " +
           std::string(kOverlaps) + " ORDER BY s.opened_at, s.id",
       [&](Statement& query) {
-        query.Bind(1, range.from).Bind(2, range.to);
+        query.Bind(1, range.from).Bind(2, range.to).Bind(7, int64_t{v4 ? 4 : 16});
         query.BindBlob(3, AddressBlob(first)).BindBlob(4, AddressBlob(last));
         if (v4) {
           query.BindBlob(5, AddressBlob(mapped_first)).BindBlob(6, AddressBlob(mapped_last));

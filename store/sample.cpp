@@ -1,6 +1,7 @@
 #include "store/sample.h"
 
 #include <cstring>
+#include <string>
 #include <unordered_set>
 
 namespace portwatch::store {
@@ -10,7 +11,7 @@ using namespace collectors;
 Sample CountSample(const Snapshot& snapshot, int64_t at) {
   Sample sample;
   sample.at = at;
-  std::unordered_set<std::string_view> remotes;
+  std::unordered_set<std::string> remotes;
   for (const Socket& socket : snapshot.sockets) {
     ++sample.sockets;
     switch (socket.protocol) {
@@ -32,8 +33,11 @@ Sample CountSample(const Snapshot& snapshot, int64_t at) {
     if (socket.state == SocketState::kTimeWait) ++sample.time_wait;
     if (socket.remote_class != AddressClass::kNone &&
         socket.remote_class != AddressClass::kLoopback) {
-      const auto& bytes = socket.remote.address.bytes;
-      remotes.emplace(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+      // ::ffff:a.b.c.d and a.b.c.d are one host: count the unmapped form.
+      const collectors::Address host = socket.remote.address.Unmapped();
+      remotes.emplace(
+          std::string(reinterpret_cast<const char*>(host.bytes.data()), host.bytes.size()) +
+          static_cast<char>(host.family));
     }
   }
   sample.remote_hosts = static_cast<int64_t>(remotes.size());

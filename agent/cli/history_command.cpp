@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "agent/cli/commands.h"
@@ -15,6 +16,7 @@
 #include "agent/cli/state_paths.h"
 #include "agent/cli/time_argument.h"
 #include "collectors/cidr.h"
+#include "collectors/parse_number.h"
 #include "store/database.h"
 #include "store/history_writer.h"
 #include "store/queries.h"
@@ -31,7 +33,7 @@ struct HistoryFlags {
   bool events = false;
   bool samples = false;
   std::string step = "1m";
-  int64_t socket = 0;
+  std::optional<std::string> socket;
   std::string since = "24h";
   std::string until = "now";
   bool json = false;
@@ -140,7 +142,7 @@ bool PrintSamples(const std::vector<store::Sample>& samples, bool json) {
 int RunHistory(const HistoryFlags& flags) {
   // 1. Exactly one question, with valid arguments.
   const int questions = !flags.at.empty() + !flags.remote.empty() + !flags.port.empty() +
-                        int{flags.events} + int{flags.samples} + int{flags.socket != 0};
+                        int{flags.events} + int{flags.samples} + int{flags.socket.has_value()};
   if (questions != 1) {
     return UsageError(
         "ask one question: --at TIME, --remote ADDR|CIDR, --port N, --events, --samples or "
@@ -175,7 +177,15 @@ int RunHistory(const HistoryFlags& flags) {
   if (!flags.port.empty()) {
     Result<PortArgument> parsed = ParsePortArgument(flags.port, false);
     if (!parsed) return UsageError(fmt::format("--port: {}", parsed.error().message));
+    if (parsed->port == 0) return UsageError("--port: 0 is not a port a socket is known by");
     port = parsed->port;
+  }
+  int64_t socket_id = 0;
+  if (flags.socket && (!collectors::ParseNumber(*flags.socket, socket_id) || socket_id <= 0)) {
+    return UsageError(
+        fmt::format("--socket: '{}' is not a socket id (a number above 0, as "
+                    "listed in the ID column)",
+                    *flags.socket));
   }
 
   // 2. The answer.
@@ -203,7 +213,7 @@ int RunHistory(const HistoryFlags& flags) {
     if (!events) return Failure(events.error().message);
     printed = PrintEvents(*events, flags.json);
   } else {
-    Result<store::Lifetime> lifetime = store::SocketLifetime(*db, flags.socket);
+    Result<store::Lifetime> lifetime = store::SocketLifetime(*db, socket_id);
     if (!lifetime) return Failure(lifetime.error().message);
     printed = PrintLifetimes(lifetime->socket, flags.json);
     if (printed && !flags.json) {
@@ -233,8 +243,7 @@ void AddHistoryCommand(CLI::App& app, int& exit_code) {
   command->add_flag("--events", flags->events, "Listeners that appeared or disappeared");
   command->add_flag("--samples", flags->samples, "Socket counts over time, one row per --step");
   command->add_option("--step", flags->step, "Resolution of --samples (default 1m)");
-  command->add_option("--socket", flags->socket, "One socket's lifetime, by id")
-      ->check(CLI::PositiveNumber);
+  command->add_option("--socket", flags->socket, "One socket's lifetime, by id");
   command->add_option("--since", flags->since,
                       "Start of the range: 24h, 7d or a time (default 24h)");
   command->add_option("--until", flags->until, "End of the range (default now)");

@@ -73,12 +73,16 @@ std::optional<int64_t> ParseIso(std::string_view text) {
   tm.tm_min = minute;
   tm.tm_sec = second;
   if (zone.empty()) return LocalToMillis(tm);
+  const std::tm wanted = tm;
   const int64_t utc = int64_t{timegm(&tm)} * 1000;
+  // timegm normalises 2026-02-31 to March: reject dates that were not real.
+  if (tm.tm_mday != wanted.tm_mday || tm.tm_mon != wanted.tm_mon) return std::nullopt;
   if (zone == "Z") return utc;
   int zone_hours = 0;
   int zone_minutes = 0;
-  if (zone.size() != 6 || zone[3] != ':' || !ParseInt(zone.substr(1, 2), zone_hours) ||
-      !ParseInt(zone.substr(4, 2), zone_minutes) || zone_hours > 23 || zone_minutes > 59) {
+  if (zone.size() != 6 || (zone[0] != '+' && zone[0] != '-') || zone[3] != ':' ||
+      !ParseInt(zone.substr(1, 2), zone_hours) || !ParseInt(zone.substr(4, 2), zone_minutes) ||
+      zone_hours > 23 || zone_minutes > 59) {
     return std::nullopt;
   }
   const int64_t offset = (int64_t{zone_hours} * 60 + zone_minutes) * 60 * 1000;

@@ -1,0 +1,623 @@
+// End-to-end tests of `portwatch record` and `portwatch history` against sockets the test opens.
+//
+// Each test moves itself into a network namespace of its own when it may (as root), so that the
+// recording holds only its sockets; elsewhere it records the host's, and finds its own by inode.
+// The recorder runs as a child of the test, which opens and closes sockets while it records.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "tests/support/subprocess.h"
+#include "tests/support/temp_dir.h"
+
+namespace portwatch::agent {
+namespace {
+
+using nlohmann::json;
+using portwatch::testing::CommandResult;
+using portwatch::testing::RunCommand;
+using portwatch::testing::TempDir;
+using Clock = std::chrono::system_clock;
+
+// The keys of every `snapshot --json` object, from the README (protocol_number is only for raw
+// and packet sockets), and the three a history row adds.
+const std::vector<std::string> kSnapshotKeys = {
+    "proto",       "family",       "state",         "local_addr", "local_port",   "remote_addr",
+    "remote_port", "inode",        "cookie",        "uid",        "netns",        "rx_queue",
+    "tx_queue",    "v6only",       "interface",     "pid",        "ppid",         "process",
+    "exe",         "exe_deleted",  "cmdline",       "user",       "owner_status", "owners",
+    "service",     "service_port", "port_category", "exposure",   "direction",    "remote_class"};
+const std::vector<std::string> kLifetimeKeys = {"id", "opened_at", "closed_at"};
+
+CommandResult Portwatch(std::vector<std::string> args) {
+  args.insert(args.begin(), PORTWATCH_BINARY);
+  return RunCommand(args);
+}
+
+std::string Describe(const CommandResult& result) {
+  constexpr size_t kMaxShown = 4000;
+  return "exit " + std::to_string(result.exit_code) + "\n--- stdout:\n" +
+         result.out.substr(0, kMaxShown) + "\n--- stderr:\n" + result.err.substr(0, kMaxShown);
+}
+
+json ParseJson(const CommandResult& result) {
+  try {
+    return json::parse(result.out);
+  } catch (const json::exception& error) {
+    ADD_FAILURE() << "stdout is not JSON: " << error.what() << "\n" << Describe(result);
+    return json::array();
+  }
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream stream(text);
+  for (std::string line; std::getline(stream, line);) lines.push_back(line);
+  return lines;
+}
+
+int64_t NowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+// 2026-11-24T03:10:00Z: ISO 8601 in UTC, whole seconds.
+std::string IsoUtc(int64_t unix_ms) {
+  const time_t seconds = static_cast<time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+// The local time as the history tables print it (the child shares our time zone).
+std::string LocalTime(int64_t unix_ms) {
+  const time_t seconds = static_cast<time_t>(unix_ms / 1000);
+  std::tm tm{};
+  localtime_r(&seconds, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &tm);
+  return text;
+}
+
+// While it lives, this (single-threaded) test process is in a network namespace of its own with
+// loopback up: sockets it opens and the recorder it starts see only each other. entered() is false
+// when that is not allowed (not root); the test then records the host's namespace.
+class OwnNetworkNamespace {
+ public:
+  OwnNetworkNamespace() : original_(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) {
+    if (original_ < 0 || unshare(CLONE_NEWNET) != 0) return;
+    entered_ = true;
+    const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ifreq request{};
+    std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
+    EXPECT_EQ(ioctl(fd, SIOCGIFFLAGS, &request), 0);
+    request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP);
+    EXPECT_EQ(ioctl(fd, SIOCSIFFLAGS, &request), 0) << "cannot bring loopback up";
+    close(fd);
+  }
+  ~OwnNetworkNamespace() {
+    if (entered_) {
+      EXPECT_EQ(setns(original_, CLONE_NEWNET), 0);
+    }
+    if (original_ >= 0) close(original_);
+  }
+  OwnNetworkNamespace(const OwnNetworkNamespace&) = delete;
+  OwnNetworkNamespace& operator=(const OwnNetworkNamespace&) = delete;
+
+  bool entered() const { return entered_; }
+
+ private:
+  int original_;
+  bool entered_ = false;
+};
+
+// A socket descriptor closed on scope exit, with the port and inode it had.
+class TestSocket {
+ public:
+  explicit TestSocket(int fd) : fd_(fd) {
+    sockaddr_in address{};
+    socklen_t length = sizeof(address);
+    EXPECT_EQ(getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length), 0);
+    port_ = ntohs(address.sin_port);
+    struct stat info {};
+    EXPECT_EQ(fstat(fd_, &info), 0);
+    inode_ = info.st_ino;
+  }
+  ~TestSocket() { Close(); }
+  TestSocket(const TestSocket&) = delete;
+  TestSocket& operator=(const TestSocket&) = delete;
+
+  int fd() const { return fd_; }
+  uint16_t port() const { return port_; }
+  uint64_t inode() const { return inode_; }
+  // Closes with a reset rather than a FIN, so the connection leaves no TIME_WAIT socket behind.
+  void Close() {
+    if (fd_ < 0) return;
+    const linger abort{1, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_LINGER, &abort, sizeof(abort));
+    close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+  uint16_t port_ = 0;
+  uint64_t inode_ = 0;
+};
+
+sockaddr_in Ipv4(const char* address, uint16_t port) {
+  sockaddr_in in{};
+  in.sin_family = AF_INET;
+  in.sin_port = htons(port);
+  inet_pton(AF_INET, address, &in.sin_addr);
+  return in;
+}
+
+std::unique_ptr<TestSocket> ListenOnAllAddresses() {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_GE(fd, 0);
+  const sockaddr_in any = Ipv4("0.0.0.0", 0);
+  EXPECT_EQ(bind(fd, reinterpret_cast<const sockaddr*>(&any), sizeof(any)), 0);
+  EXPECT_EQ(listen(fd, 16), 0);
+  return std::make_unique<TestSocket>(fd);
+}
+
+std::unique_ptr<TestSocket> ConnectLoopback(uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_GE(fd, 0);
+  const sockaddr_in loopback = Ipv4("127.0.0.1", port);
+  EXPECT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&loopback), sizeof(loopback)), 0);
+  return std::make_unique<TestSocket>(fd);
+}
+
+std::unique_ptr<TestSocket> Accept(const TestSocket& listener) {
+  const int fd = accept4(listener.fd(), nullptr, nullptr, SOCK_CLOEXEC);
+  EXPECT_GE(fd, 0);
+  return std::make_unique<TestSocket>(fd);
+}
+
+// `portwatch record` with args, running in the background; stdout and stderr go to files. The
+// destructor kills it if it still runs. It dies with the test, should the test crash.
+class Recording {
+ public:
+  Recording(const TempDir& dir, const std::vector<std::string>& args)
+      : err_path_(dir.path() + "/record" + std::to_string(count_++) + ".err") {
+    std::vector<std::string> argv = {PORTWATCH_BINARY, "record"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    pid_ = fork();
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      const int err = open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      const int null = open("/dev/null", O_RDWR);
+      dup2(null, STDIN_FILENO);
+      dup2(null, STDOUT_FILENO);
+      dup2(err, STDERR_FILENO);
+      std::vector<char*> raw;
+      for (std::string& arg : argv) raw.push_back(arg.data());
+      raw.push_back(nullptr);
+      execv(raw[0], raw.data());
+      _exit(127);
+    }
+    EXPECT_GT(pid_, 0);
+  }
+  ~Recording() {
+    if (pid_ > 0 && !status_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  Recording(const Recording&) = delete;
+  Recording& operator=(const Recording&) = delete;
+
+  // The exit code once it exits on its own (-1 when a signal ended it, or it ran past timeout and
+  // was killed).
+  int Wait(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!status_) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        status_ = status;
+        break;
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "portwatch record still runs after " << timeout.count() << " ms";
+        kill(pid_, SIGKILL);
+        waitpid(pid_, &status, 0);
+        status_ = status;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return WIFEXITED(*status_) ? WEXITSTATUS(*status_) : -1;
+  }
+
+  std::string Stderr() const {
+    std::ifstream file(err_path_);
+    return std::string(std::istreambuf_iterator<char>(file), {});
+  }
+
+ private:
+  static inline int count_ = 0;
+  std::string err_path_;
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+};
+
+// The times of the samples (one per committed interval) in the database, read through the SQLite
+// API; empty while the database or its schema does not exist yet.
+std::vector<int64_t> SampleTimes(const std::string& path) {
+  std::vector<int64_t> times;
+  if (!std::filesystem::exists(path)) return times;
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(db, 1000);
+    sqlite3_stmt* query = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT at FROM samples WHERE resolution = 0 ORDER BY at", -1,
+                           &query, nullptr) == SQLITE_OK) {
+      while (sqlite3_step(query) == SQLITE_ROW) times.push_back(sqlite3_column_int64(query, 0));
+    }
+    sqlite3_finalize(query);
+  }
+  sqlite3_close_v2(db);
+  return times;
+}
+
+bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return true;
+}
+
+void SleepUntil(int64_t unix_ms) {
+  const int64_t wait = unix_ms - NowMillis();
+  if (wait > 0) std::this_thread::sleep_for(std::chrono::milliseconds(wait));
+}
+
+// The row for the socket with this inode, or null. A copy, so a missing key reads as null.
+json FindInode(const json& rows, uint64_t inode) {
+  for (const json& row : rows) {
+    if (row.value("inode", uint64_t{0}) == inode) return row;
+  }
+  return json();
+}
+
+std::string MissingKeys(const json& row, const std::vector<std::string>& keys) {
+  std::string missing;
+  for (const std::string& key : keys) {
+    if (!row.contains(key)) missing += " " + key;
+  }
+  return missing;
+}
+
+// A usage error: exit 2, one line on stderr naming the problem, nothing on stdout.
+void ExpectUsageError(const CommandResult& result, const std::vector<std::string>& named) {
+  EXPECT_EQ(result.exit_code, 2) << Describe(result);
+  EXPECT_EQ(result.out, "") << Describe(result);
+  EXPECT_EQ(Lines(result.err).size(), 1u) << Describe(result);
+  EXPECT_TRUE(result.err.ends_with("\n")) << Describe(result);
+  for (const std::string& word : named) {
+    EXPECT_NE(result.err.find(word), std::string::npos) << "stderr should name " << word << "\n"
+                                                        << Describe(result);
+  }
+}
+
+// A socket of the recording, known after the test closed it.
+struct Known {
+  uint16_t port = 0;
+  uint64_t inode = 0;
+};
+
+// One recording with a listener on 0.0.0.0 and a loopback connection to it: both open when it
+// starts, the connection closed in the middle and the listener a little later. Recorded once for
+// the whole suite; each test asks its own question about it.
+class RecordedHistory : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    namespace_ = std::make_unique<OwnNetworkNamespace>();
+    dir_ = std::make_unique<TempDir>();
+    db_ = dir_->path() + "/history.db";
+    auto listener = ListenOnAllAddresses();
+    auto client = ConnectLoopback(listener->port());
+    auto server = Accept(*listener);
+    listener_ = {listener->port(), listener->inode()};
+    client_ = {client->port(), client->inode()};
+    server_ = {server->port(), server->inode()};
+
+    Recording record(*dir_, {"--db", db_, "--for", "3s", "--interval", "200ms"});
+    // 1. A whole second after the first committed interval, while everything is still open: the
+    //    moment --at asks about. Then the connection closes, and 400 ms later the listener.
+    if (!WaitFor([] { return !SampleTimes(db_).empty(); }, std::chrono::seconds(2))) {
+      setup_failure_ = "no interval was committed within 2 s:\n" + record.Stderr();
+      return;
+    }
+    middle_ms_ = (NowMillis() / 1000 + 1) * 1000;
+    SleepUntil(middle_ms_ + 300);
+    client->Close();
+    server->Close();
+    connection_closed_ms_ = NowMillis();
+    SleepUntil(connection_closed_ms_ + 400);
+    listener->Close();
+    listener_closed_ms_ = NowMillis();
+    // 2. The second --at moment: a whole second at least one second (five intervals) after the
+    //    close, so the recorder has noticed it by then.
+    after_ms_ = (connection_closed_ms_ / 1000 + 2) * 1000;
+    record_exit_ = record.Wait(std::chrono::seconds(10));
+    record_stderr_ = record.Stderr();
+  }
+  static void TearDownTestSuite() {
+    dir_.reset();
+    namespace_.reset();
+  }
+
+  void SetUp() override {
+    ASSERT_EQ(setup_failure_, "");
+    if (!namespace_->entered()) std::cerr << "note: recorded the host's network namespace\n";
+  }
+
+  static CommandResult History(std::vector<std::string> args) {
+    args.insert(args.begin(), {"history", "--db", db_});
+    return Portwatch(args);
+  }
+  static json HistoryJson(std::vector<std::string> args) {
+    args.push_back("--json");
+    const CommandResult result = History(args);
+    EXPECT_EQ(result.exit_code, 0) << Describe(result);
+    const json rows = ParseJson(result);
+    EXPECT_TRUE(rows.is_array()) << Describe(result);
+    return rows.is_array() ? rows : json::array();
+  }
+
+  static inline std::unique_ptr<OwnNetworkNamespace> namespace_;
+  static inline std::unique_ptr<TempDir> dir_;
+  static inline std::string db_;
+  static inline std::string setup_failure_;
+  static inline Known listener_, client_, server_;
+  static inline int64_t middle_ms_ = 0, connection_closed_ms_ = 0, listener_closed_ms_ = 0,
+                        after_ms_ = 0;
+  static inline int record_exit_ = -1;
+  static inline std::string record_stderr_;
+};
+
+TEST_F(RecordedHistory, RecordRunsForItsDurationAndSaysWhatItWrote) {
+  EXPECT_EQ(record_exit_, 0) << record_stderr_;
+  EXPECT_NE(record_stderr_.find("intervals written to " + db_), std::string::npos)
+      << record_stderr_;
+  EXPECT_EQ(record_stderr_.find("could not be written"), std::string::npos) << record_stderr_;
+  // 3 s at 200 ms: about 15 intervals, each with its sample; a loaded machine may manage fewer.
+  const std::vector<int64_t> samples = SampleTimes(db_);
+  EXPECT_GE(samples.size(), 8u);
+  EXPECT_LE(samples.size(), 16u);
+}
+
+TEST_F(RecordedHistory, EventsShowTheListenerAppearingAndDisappearing) {
+  const json events = HistoryJson({"--events", "--since", "1h"});
+  std::optional<int64_t> appeared;
+  std::optional<int64_t> disappeared;
+  for (const json& event : events) {
+    if (event.value("inode", uint64_t{0}) != listener_.inode) continue;
+    EXPECT_EQ(event.value("local_port", 0), listener_.port) << event.dump();
+    EXPECT_EQ(event.value("state", ""), "LISTEN") << event.dump();
+    EXPECT_EQ(event.value("exposure", ""), "all") << event.dump();
+    const std::string kind = event.value("event", "");
+    if (kind == "appeared") {
+      EXPECT_FALSE(appeared) << "appeared twice: " << events.dump();
+      appeared = event.value("at", int64_t{0});
+    } else if (kind == "disappeared") {
+      EXPECT_FALSE(disappeared) << "disappeared twice: " << events.dump();
+      disappeared = event.value("at", int64_t{0});
+    } else {
+      ADD_FAILURE() << "unknown event: " << event.dump();
+    }
+  }
+  ASSERT_TRUE(appeared) << events.dump();
+  ASSERT_TRUE(disappeared) << events.dump();
+  EXPECT_LE(*appeared, middle_ms_);
+  EXPECT_GE(*disappeared, listener_closed_ms_);
+
+  // The table says the same, appearance first.
+  const CommandResult table = History({"--events", "--since", "1h"});
+  ASSERT_EQ(table.exit_code, 0) << Describe(table);
+  const std::string local = "0.0.0.0:" + std::to_string(listener_.port) + " ";
+  int appeared_line = -1;
+  int disappeared_line = -1;
+  const std::vector<std::string> lines = Lines(table.out);
+  for (int i = 0; i < static_cast<int>(lines.size()); ++i) {
+    if (lines[i].find(local) == std::string::npos) continue;
+    if (lines[i].find(" disappeared ") != std::string::npos) {
+      disappeared_line = i;
+    } else if (lines[i].find(" appeared ") != std::string::npos) {
+      appeared_line = i;
+    }
+  }
+  EXPECT_GE(appeared_line, 1) << table.out;
+  EXPECT_GT(disappeared_line, appeared_line) << table.out;
+}
+
+TEST_F(RecordedHistory, PortShowsTheListenerAndTheConnectionWithTheirLifetimes) {
+  const json rows = HistoryJson({"--port", std::to_string(listener_.port), "--since", "1h"});
+  for (const auto& [name, known] : {std::pair{"listener", listener_}, std::pair{"client", client_},
+                                    std::pair{"server", server_}}) {
+    SCOPED_TRACE(name);
+    const json row = FindInode(rows, known.inode);
+    ASSERT_FALSE(row.is_null()) << rows.dump();
+    EXPECT_EQ(MissingKeys(row, kLifetimeKeys), "") << row.dump();
+    EXPECT_GT(row.value("id", int64_t{0}), 0) << row.dump();
+    ASSERT_TRUE(row["opened_at"].is_number()) << row.dump();
+    ASSERT_TRUE(row["closed_at"].is_number()) << "closed while recording: " << row.dump();
+    EXPECT_LE(row["opened_at"].get<int64_t>(), middle_ms_) << row.dump();
+    EXPECT_GT(row["closed_at"].get<int64_t>(), middle_ms_) << row.dump();
+    EXPECT_GE(row["closed_at"].get<int64_t>(), connection_closed_ms_) << row.dump();
+  }
+  const json listener = FindInode(rows, listener_.inode);
+  EXPECT_EQ(listener.value("state", ""), "LISTEN");
+  EXPECT_EQ(listener.value("local_addr", ""), "0.0.0.0");
+  EXPECT_EQ(listener.value("pid", 0), getpid()) << "the owner is recorded: " << listener.dump();
+  EXPECT_GE(listener.value("closed_at", int64_t{0}), listener_closed_ms_);
+  const json client = FindInode(rows, client_.inode);
+  EXPECT_EQ(client.value("remote_port", 0), listener_.port);
+  EXPECT_EQ(client.value("remote_addr", ""), "127.0.0.1");
+
+  // The table puts OPENED and CLOSED in front of each row; none of ours is still open.
+  const CommandResult table = History({"--port", std::to_string(listener_.port), "--since", "1h"});
+  ASSERT_EQ(table.exit_code, 0) << Describe(table);
+  const std::vector<std::string> lines = Lines(table.out);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_TRUE(lines[0].starts_with("ID")) << table.out;
+  EXPECT_NE(lines[0].find("OPENED"), std::string::npos) << table.out;
+  EXPECT_NE(lines[0].find("CLOSED"), std::string::npos) << table.out;
+  const std::string row_start = std::to_string(listener.value("id", int64_t{0})) + " ";
+  std::string listener_line;
+  for (const std::string& line : lines) {
+    if (line.starts_with(row_start)) listener_line = line;
+  }
+  EXPECT_NE(listener_line.find(LocalTime(listener.value("opened_at", int64_t{0}))),
+            std::string::npos)
+      << table.out;
+  EXPECT_NE(listener_line.find(LocalTime(listener.value("closed_at", int64_t{0}))),
+            std::string::npos)
+      << table.out;
+  EXPECT_NE(listener_line.find("0.0.0.0:" + std::to_string(listener_.port)), std::string::npos)
+      << table.out;
+}
+
+TEST_F(RecordedHistory, AtAMomentInTheMiddleShowsTheConnectionOpen) {
+  const json rows = HistoryJson({"--at", IsoUtc(middle_ms_)});
+  for (const auto& [name, known] : {std::pair{"listener", listener_}, std::pair{"client", client_},
+                                    std::pair{"server", server_}}) {
+    SCOPED_TRACE(name);
+    const json row = FindInode(rows, known.inode);
+    ASSERT_FALSE(row.is_null()) << IsoUtc(middle_ms_) << ": " << rows.dump();
+    EXPECT_EQ(MissingKeys(row, kSnapshotKeys), "") << row.dump();
+  }
+  EXPECT_EQ(FindInode(rows, client_.inode).value("state", ""), "ESTABLISHED");
+}
+
+TEST_F(RecordedHistory, AtAMomentAfterTheCloseDoesNotShowTheConnection) {
+  const json rows = HistoryJson({"--at", IsoUtc(after_ms_)});
+  EXPECT_TRUE(FindInode(rows, client_.inode).is_null()) << IsoUtc(after_ms_) << ": " << rows.dump();
+  EXPECT_TRUE(FindInode(rows, server_.inode).is_null()) << IsoUtc(after_ms_) << ": " << rows.dump();
+}
+
+TEST_F(RecordedHistory, RemoteBlockListsTheLoopbackConnectionAsJsonWithLifetimes) {
+  const json rows = HistoryJson({"--remote", "127.0.0.0/8", "--since", "1h"});
+  EXPECT_FALSE(FindInode(rows, client_.inode).is_null()) << rows.dump();
+  EXPECT_FALSE(FindInode(rows, server_.inode).is_null()) << rows.dump();
+  EXPECT_TRUE(FindInode(rows, listener_.inode).is_null()) << "a listener has no remote address";
+  for (const json& row : rows) {
+    EXPECT_EQ(MissingKeys(row, kSnapshotKeys), "") << row.dump();
+    EXPECT_EQ(MissingKeys(row, kLifetimeKeys), "") << row.dump();
+    EXPECT_TRUE(row.value("remote_addr", "").starts_with("127.")) << row.dump();
+  }
+}
+
+TEST_F(RecordedHistory, SocketPrintsOneSocketsLifetime) {
+  const json port_rows = HistoryJson({"--port", std::to_string(listener_.port), "--since", "1h"});
+  const json listener = FindInode(port_rows, listener_.inode);
+  ASSERT_TRUE(listener["id"].is_number()) << port_rows.dump();
+  const std::string id = std::to_string(listener["id"].get<int64_t>());
+
+  const json rows = HistoryJson({"--socket", id});
+  ASSERT_EQ(rows.size(), 1u) << rows.dump();
+  EXPECT_EQ(rows[0].value("inode", uint64_t{0}), listener_.inode);
+  EXPECT_EQ(rows[0]["opened_at"], listener["opened_at"]);
+  EXPECT_EQ(rows[0]["closed_at"], listener["closed_at"]);
+
+  // The table: the socket's row, then its states with their times, the opening one first.
+  const CommandResult table = History({"--socket", id});
+  ASSERT_EQ(table.exit_code, 0) << Describe(table);
+  const std::vector<std::string> lines = Lines(table.out);
+  ASSERT_GE(lines.size(), 3u) << table.out;
+  EXPECT_NE(lines[0].find("OPENED"), std::string::npos) << table.out;
+  EXPECT_TRUE(lines[1].starts_with(id + " ")) << table.out;
+  EXPECT_NE(lines[1].find(LocalTime(listener["closed_at"].get<int64_t>())), std::string::npos)
+      << table.out;
+  EXPECT_EQ(lines[2], "  " + LocalTime(listener["opened_at"].get<int64_t>()) + "  LISTEN")
+      << table.out;
+}
+
+TEST_F(RecordedHistory, BadInputExitsTwoWithOneLineNamingTheProblem) {
+  const struct {
+    std::vector<std::string> args;
+    std::vector<std::string> named;
+  } cases[] = {
+      {{"--at", "yesterdayy"}, {"--at", "yesterdayy"}},
+      {{"--at", "2026-02-31"}, {"--at", "2026-02-31"}},
+      {{"--remote", "10.0.0.1/8"}, {"--remote", "10.0.0.1/8"}},
+      {{"--remote", "999.1.1.1"}, {"--remote", "999.1.1.1"}},
+      {{"--events", "--since", "5x"}, {"--since", "5x"}},
+      {{"--events", "--since", "1h", "--until", "-2h"}, {"--since", "--until"}},
+      {{"--port", "70000"}, {"--port", "70000"}},
+      {{"--port", "80", "--events"}, {"--port", "--events"}},
+      {{}, {"--at", "--remote", "--port", "--events", "--socket"}},
+  };
+  for (const auto& [args, named] : cases) {
+    std::string shown;
+    for (const std::string& arg : args) shown += " " + arg;
+    SCOPED_TRACE("history" + shown);
+    ExpectUsageError(History(args), named);
+  }
+}
+
+TEST(HistoryCommand, MissingDatabaseExitsThreeAndSaysToRecordFirst) {
+  TempDir dir;
+  const std::string missing = dir.path() + "/none.db";
+  const CommandResult result = Portwatch({"history", "--db", missing, "--events"});
+  EXPECT_EQ(result.exit_code, 3) << Describe(result);
+  EXPECT_EQ(result.out, "") << Describe(result);
+  EXPECT_EQ(Lines(result.err).size(), 1u) << Describe(result);
+  EXPECT_NE(result.err.find("portwatch record"), std::string::npos) << Describe(result);
+  EXPECT_NE(result.err.find(missing), std::string::npos) << Describe(result);
+  EXPECT_FALSE(std::filesystem::exists(missing)) << "history must not create the database";
+}
+
+TEST(RecordCommand, RecordsANetworkNamespaceWithoutSockets) {
+  OwnNetworkNamespace empty;
+  if (!empty.entered()) GTEST_SKIP() << "needs root for a network namespace";
+  TempDir dir;
+  const std::string db = dir.path() + "/empty.db";
+  Recording record(dir, {"--db", db, "--for", "1s", "--interval", "200ms"});
+  EXPECT_EQ(record.Wait(std::chrono::seconds(10)), 0) << record.Stderr();
+  EXPECT_EQ(record.Stderr().find("cannot write"), std::string::npos) << record.Stderr();
+  EXPECT_GE(SampleTimes(db).size(), 3u) << record.Stderr();
+  const CommandResult now = Portwatch({"history", "--db", db, "--at", "now", "--json"});
+  EXPECT_EQ(now.exit_code, 0) << Describe(now);
+  EXPECT_EQ(now.out.find("\"inode\""), std::string::npos) << "no sockets: " << Describe(now);
+}
+
+}  // namespace
+}  // namespace portwatch::agent
