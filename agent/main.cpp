@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbosity, "More log output on stderr (-vv for debug)");
   app.require_subcommand(1);
   app.footer("Exit status: 0 success, 1 nothing found (who), 2 bad input, 3 failure.");
+  portwatch::agent::AddAgentCommand(app, exit_code);
   portwatch::agent::AddSnapshotCommand(app, exit_code);
   portwatch::agent::AddWhoCommand(app, exit_code);
   portwatch::agent::AddRecordCommand(app, exit_code);

@@ -12,5 +12,6 @@ void AddSnapshotCommand(CLI::App& app, int& exit_code);
 void AddWhoCommand(CLI::App& app, int& exit_code);
 void AddRecordCommand(CLI::App& app, int& exit_code);
 void AddHistoryCommand(CLI::App& app, int& exit_code);
+void AddAgentCommand(CLI::App& app, int& exit_code);
 
 }  // namespace portwatch::agent

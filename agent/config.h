@@ -1,0 +1,30 @@
+// Config: the agent's settings, from YAML or the built-in defaults.
+//
+// LoadConfig reports every problem with the file, line and the form expected ("portwatch.yaml:7:
+// interval: '5x' is not a duration; use ..."), and unknown keys are errors, so a typo never
+// silently falls back to a default. A Config is a plain value.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "collectors/result.h"
+#include "store/retention.h"
+
+namespace portwatch::agent {
+
+struct Config {
+  std::chrono::milliseconds interval{1000};
+  std::string database;  // empty: the default path for this user
+  std::string log_level = "info";
+  store::RetentionPolicy retention;
+  std::string source = "built-in defaults";  // where it came from, for log lines
+};
+
+Config DefaultConfig();
+
+// Reads and checks a YAML config file. The errors, one per line, all name the file and line.
+Result<Config> LoadConfig(const std::string& path);
+
+}  // namespace portwatch::agent

@@ -1,0 +1,97 @@
+#include "agent/loop.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "store/retention.h"
+
+namespace portwatch::agent {
+
+void ApplyLogLevel(const std::string& level) { spdlog::set_level(spdlog::level::from_str(level)); }
+
+Result<std::unique_ptr<Loop>> Loop::Create(const Config& config, const std::string& database) {
+  Result<store::Database> db = store::Database::Open(database);
+  if (!db) return db.error();
+  auto owned = std::make_unique<store::Database>(std::move(db).value());
+  Result<store::HistoryWriter> writer = store::HistoryWriter::Create(*owned);
+  if (!writer) return writer.error();
+  auto loop = std::unique_ptr<Loop>(new Loop(config, std::move(owned), std::move(writer).value()));
+  loop->Apply(config);
+  return loop;
+}
+
+Loop::Loop(Config config, std::unique_ptr<store::Database> db, store::HistoryWriter writer)
+    : config_(std::move(config)),
+      collector_(collectors::MakeCollector({})),
+      db_(std::move(db)),
+      writer_(std::move(writer)) {}
+
+void Loop::Apply(const Config& config) {
+  const std::string database = config_.database;
+  config_ = config;
+  config_.database = database;  // the open database stays until a restart
+  // Wait at most a quarter interval for a lock held elsewhere: a locked database costs that
+  // interval's write (folded into the next), not the loop's cadence.
+  db_->SetBusyTimeout(std::min(config_.interval / 4, std::chrono::milliseconds(250)));
+}
+
+void Loop::Prune() {
+  // Bounded so retention never delays the next snapshot by much.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+  const int64_t now = store::ToMillis(std::chrono::system_clock::now());
+  while (std::chrono::steady_clock::now() < deadline) {
+    Result<store::PruneStats> pruned = store::PruneBatch(*db_, config_.retention, now);
+    if (!pruned) {
+      spdlog::warn("cannot prune {}: {}", db_->path(), pruned.error().message);
+      return;
+    }
+    if (!pruned->more) return;
+  }
+}
+
+LoopResult Loop::Run(SignalFlags& flags, std::optional<std::chrono::milliseconds> duration,
+                     const std::function<std::optional<Config>()>& reload) {
+  LoopResult result;
+  const auto started = std::chrono::steady_clock::now();
+  auto next = started;
+  while (!flags.stop.load()) {
+    if (flags.reload.exchange(false) && reload) {
+      if (std::optional<Config> fresh = reload()) {
+        Apply(*fresh);
+        ApplyLogLevel(fresh->log_level);
+      }
+    }
+    // 1. Collect and write.
+    Result<collectors::Snapshot> snapshot = collector_->Collect();
+    if (!snapshot) {
+      result.error = snapshot.error();
+      break;
+    }
+    if (Result<store::WriteStats> written = writer_.Write(*snapshot); written) {
+      spdlog::debug(
+          "interval: {} sockets, {} opened, {} closed, {} changed in {} us",
+          snapshot->sockets.size(), written->opened, written->closed, written->changed,
+          std::chrono::duration_cast<std::chrono::microseconds>(snapshot->duration).count());
+      Prune();
+    } else {
+      ++result.failed_writes;
+    }
+    ++result.intervals;
+
+    // 2. Sleep to the next tick in short steps, so a stop request is honoured within 100 ms.
+    next += config_.interval;
+    const auto now = std::chrono::steady_clock::now();
+    if (duration && now - started + config_.interval > *duration) break;
+    if (next < now) next = now;  // a slow interval delays the next one rather than bunching up
+    while (!flags.stop.load() && !flags.reload.load() && std::chrono::steady_clock::now() < next) {
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+          next - std::chrono::steady_clock::now(), std::chrono::milliseconds(100)));
+    }
+  }
+  result.behind = writer_.behind();
+  return result;
+}
+
+}  // namespace portwatch::agent

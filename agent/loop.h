@@ -1,0 +1,54 @@
+// Loop: the agent's cycle — collect a snapshot, write what changed, prune — every interval.
+//
+// Owns the collector, the database connection and the history writer. A failed write is logged
+// once and folded into the next interval (see HistoryWriter); a failed collection ends the loop,
+// since nothing useful can be recorded without it. Runs on the calling thread; not thread-safe.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "agent/config.h"
+#include "agent/signals.h"
+#include "collectors/collector.h"
+#include "store/database.h"
+#include "store/history_writer.h"
+
+namespace portwatch::agent {
+
+struct LoopResult {
+  int64_t intervals = 0;
+  int64_t failed_writes = 0;
+  bool behind = false;         // the last write failed
+  std::optional<Error> error;  // why the loop ended early, if it did
+};
+
+class Loop {
+ public:
+  // Opens the database at `database` (already resolved from the config) and prepares the writer.
+  static Result<std::unique_ptr<Loop>> Create(const Config& config, const std::string& database);
+
+  // Runs until flags.stop is set or `duration` has passed. On flags.reload, calls reload() and,
+  // when it returns a config, applies its interval, retention and log level.
+  LoopResult Run(SignalFlags& flags, std::optional<std::chrono::milliseconds> duration,
+                 const std::function<std::optional<Config>()>& reload = {});
+
+  void Apply(const Config& config);
+  store::Database& database() { return *db_; }
+
+ private:
+  Loop(Config config, std::unique_ptr<store::Database> db, store::HistoryWriter writer);
+  void Prune();
+
+  Config config_;
+  std::unique_ptr<collectors::Collector> collector_;
+  std::unique_ptr<store::Database> db_;
+  store::HistoryWriter writer_;
+};
+
+// Sets spdlog's level from a config's log_level name.
+void ApplyLogLevel(const std::string& level);
+
+}  // namespace portwatch::agent
