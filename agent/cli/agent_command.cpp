@@ -41,14 +41,16 @@ int RunAgent(const AgentFlags& flags) {
     fmt::print(stderr, "portwatch agent: {}\n", made.error().message);
     return kExitFailure;
   }
-  Result<InstanceLock> lock = InstanceLock::Acquire(config.database);
-  if (!lock) {
-    fmt::print(stderr, "portwatch agent: {}\n", lock.error().message);
-    return kExitFailure;
-  }
+  // The database is checked first, so nothing (not even a lock file) is left beside a file
+  // that is not ours.
   Result<std::unique_ptr<Loop>> loop = Loop::Create(config, config.database);
   if (!loop) {
     fmt::print(stderr, "portwatch agent: {}\n", loop.error().message);
+    return kExitFailure;
+  }
+  Result<InstanceLock> lock = InstanceLock::Acquire(config.database);
+  if (!lock) {
+    fmt::print(stderr, "portwatch agent: {}\n", lock.error().message);
     return kExitFailure;
   }
   spdlog::info("agent started: config from {}, history in {}, every {} ms", config.source,

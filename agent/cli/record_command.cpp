@@ -61,14 +61,16 @@ int RunRecord(const RecordFlags& flags) {
     fmt::print(stderr, "portwatch record: {}\n", made.error().message);
     return kExitFailure;
   }
-  Result<InstanceLock> lock = InstanceLock::Acquire(config.database);
-  if (!lock) {
-    fmt::print(stderr, "portwatch record: {}\n", lock.error().message);
-    return kExitFailure;
-  }
+  // The database is checked first, so nothing (not even a lock file) is left beside a file
+  // that is not ours.
   Result<std::unique_ptr<Loop>> loop = Loop::Create(config, config.database);
   if (!loop) {
     fmt::print(stderr, "portwatch record: {}\n", loop.error().message);
+    return kExitFailure;
+  }
+  Result<InstanceLock> lock = InstanceLock::Acquire(config.database);
+  if (!lock) {
+    fmt::print(stderr, "portwatch record: {}\n", lock.error().message);
     return kExitFailure;
   }
 
