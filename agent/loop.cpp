@@ -75,6 +75,13 @@ LoopResult Loop::Run(SignalFlags& flags, std::optional<std::chrono::milliseconds
           snapshot->sockets.size(), written->opened, written->closed, written->changed,
           std::chrono::duration_cast<std::chrono::microseconds>(snapshot->duration).count());
       Prune();
+      // A failed checkpoint loses nothing (the log keeps the data) and is retried every interval;
+      // its usual cause, a full disk, is already reported by the write that fails next.
+      Result<void> checkpointed = db_->Checkpoint();
+      if (!checkpointed && !checkpoint_failing_) {
+        spdlog::debug("{}; retrying every interval", checkpointed.error().message);
+      }
+      checkpoint_failing_ = !checkpointed;
     } else {
       ++result.failed_writes;
     }

@@ -46,6 +46,7 @@ class Loop {
   std::unique_ptr<collectors::Collector> collector_;
   std::unique_ptr<store::Database> db_;
   store::HistoryWriter writer_;
+  bool checkpoint_failing_ = false;
 };
 
 // Sets spdlog's level from a config's log_level name.

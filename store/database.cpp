@@ -124,6 +124,15 @@ void Database::SetBusyTimeout(std::chrono::milliseconds timeout) {
   sqlite3_busy_timeout(db_.get(), static_cast<int>(timeout.count()));
 }
 
+Result<void> Database::Checkpoint() {
+  const int code =
+      sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  if (code != SQLITE_OK && code != SQLITE_BUSY) {
+    return Error{fmt::format("cannot checkpoint {}: {}", path_, SqliteMessage(db_.get(), code))};
+  }
+  return Ok();
+}
+
 std::string Database::ErrorMessage() const { return SqliteMessage(db_.get(), SQLITE_ERROR); }
 
 Result<Database> Database::Open(const std::string& path, Mode mode) {

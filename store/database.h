@@ -44,6 +44,11 @@ class Database {
   // costs it one interval's write, not its cadence.
   void SetBusyTimeout(std::chrono::milliseconds timeout);
 
+  // Copies the write-ahead log back into the database without waiting for readers (a passive
+  // checkpoint). Writers call it between intervals, after turning off SQLite's automatic
+  // checkpoint, so that work never lands inside an interval's write.
+  Result<void> Checkpoint();
+
   sqlite3* handle() const { return db_.get(); }
   const std::string& path() const { return path_; }
   // The last error, phrased for a user: "database is locked", "disk is full", ...

@@ -77,6 +77,10 @@ Result<HistoryWriter> HistoryWriter::Create(Database& db, WriterOptions options)
                                db.ErrorMessage())};
     }
   }
+  if (Result<void> manual = db.Execute("PRAGMA wal_autocheckpoint = 0"); !manual) {
+    return Error{fmt::format("cannot set up the history writer for {}: {}", db.path(),
+                             manual.error().message)};
+  }
   auto prepared = std::unique_ptr<Statements>(new Statements{
       std::move(*statements[0]), std::move(*statements[1]), std::move(*statements[2]),
       std::move(*statements[3]), std::move(*statements[4]), std::move(*statements[5]),

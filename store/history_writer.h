@@ -6,6 +6,9 @@
 // stays open costs nothing. On the first write after a restart, sockets the database still holds
 // open are matched to the live ones (same cookie) and the rest are closed.
 //
+// The writer turns off SQLite's automatic checkpoint on its connection (it would run inside
+// whichever commit crossed the threshold): call Database::Checkpoint between intervals.
+//
 // Not thread-safe: one writer per database, on one thread.
 #pragma once
 
