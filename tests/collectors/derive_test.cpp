@@ -2,19 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/snapshot_builder.h"
+
 namespace portwatch::collectors {
 namespace {
 
-Socket Tcp(const char* local, uint16_t local_port, const char* remote, uint16_t remote_port,
-           SocketState state) {
-  Socket socket;
-  socket.protocol = Protocol::kTcp;
-  socket.local = {*Address::Parse(local), local_port};
-  socket.remote = {*Address::Parse(remote), remote_port};
-  socket.family = socket.local.address.family;
-  socket.state = state;
-  return socket;
-}
+using portwatch::testing::Packet;
+using portwatch::testing::Tcp;
+using portwatch::testing::Udp;
 
 const Socket& Derived(Snapshot& snapshot, size_t index) {
   DeriveFields(snapshot);
@@ -23,7 +18,7 @@ const Socket& Derived(Snapshot& snapshot, size_t index) {
 
 TEST(DeriveFields, ListenerIsListenWithItsExposureAndCategory) {
   Snapshot snapshot;
-  snapshot.sockets.push_back(Tcp("0.0.0.0", 22, "0.0.0.0", 0, SocketState::kListen));
+  snapshot.sockets.push_back(Tcp(1, "0.0.0.0", 22, "0.0.0.0", 0, SocketState::kListen));
   const Socket& socket = Derived(snapshot, 0);
   EXPECT_EQ(socket.direction, Direction::kListen);
   EXPECT_EQ(socket.exposure, Exposure::kAll);
@@ -34,8 +29,9 @@ TEST(DeriveFields, ListenerIsListenWithItsExposureAndCategory) {
 
 TEST(DeriveFields, ConnectionToOurListenerIsInbound) {
   Snapshot snapshot;
-  snapshot.sockets.push_back(Tcp("0.0.0.0", 22, "0.0.0.0", 0, SocketState::kListen));
-  snapshot.sockets.push_back(Tcp("192.0.2.1", 22, "203.0.113.7", 51000, SocketState::kEstablished));
+  snapshot.sockets.push_back(Tcp(1, "0.0.0.0", 22, "0.0.0.0", 0, SocketState::kListen));
+  snapshot.sockets.push_back(
+      Tcp(2, "192.0.2.1", 22, "203.0.113.7", 51000, SocketState::kEstablished));
   const Socket& socket = Derived(snapshot, 1);
   EXPECT_EQ(socket.direction, Direction::kInbound);
   EXPECT_EQ(socket.service_port, 22);
@@ -46,7 +42,7 @@ TEST(DeriveFields, ConnectionToOurListenerIsInbound) {
 TEST(DeriveFields, ConnectionFromAnEphemeralPortIsOutbound) {
   Snapshot snapshot;
   snapshot.sockets.push_back(
-      Tcp("192.0.2.1", 51000, "198.51.100.4", 443, SocketState::kEstablished));
+      Tcp(1, "192.0.2.1", 51000, "198.51.100.4", 443, SocketState::kEstablished));
   const Socket& socket = Derived(snapshot, 0);
   EXPECT_EQ(socket.direction, Direction::kOutbound);
   EXPECT_EQ(socket.service_port, 443);
@@ -55,32 +51,38 @@ TEST(DeriveFields, ConnectionFromAnEphemeralPortIsOutbound) {
 
 TEST(DeriveFields, ListenerOnAnotherAddressDoesNotMakeItInbound) {
   Snapshot snapshot;
-  snapshot.sockets.push_back(Tcp("127.0.0.1", 8080, "0.0.0.0", 0, SocketState::kListen));
-  snapshot.sockets.push_back(Tcp("192.0.2.1", 8080, "198.51.100.4", 80, SocketState::kEstablished));
+  snapshot.sockets.push_back(Tcp(1, "127.0.0.1", 8080, "0.0.0.0", 0, SocketState::kListen));
+  snapshot.sockets.push_back(
+      Tcp(2, "192.0.2.1", 8080, "198.51.100.4", 80, SocketState::kEstablished));
   EXPECT_EQ(Derived(snapshot, 1).direction, Direction::kOutbound);
 }
 
 TEST(DeriveFields, DualStackListenerAcceptsIpv4ButV6OnlyDoesNot) {
   Snapshot dual;
-  dual.sockets.push_back(Tcp("::", 443, "::", 0, SocketState::kListen));
-  dual.sockets.push_back(Tcp("192.0.2.1", 443, "203.0.113.9", 40000, SocketState::kEstablished));
+  dual.sockets.push_back(Tcp(1, "::", 443, "::", 0, SocketState::kListen));
+  dual.sockets.push_back(Tcp(2, "192.0.2.1", 443, "203.0.113.9", 40000, SocketState::kEstablished));
   EXPECT_EQ(Derived(dual, 1).direction, Direction::kInbound);
 
   Snapshot v6only;
-  v6only.sockets.push_back(Tcp("::", 443, "::", 0, SocketState::kListen));
+  v6only.sockets.push_back(Tcp(3, "::", 443, "::", 0, SocketState::kListen));
   v6only.sockets[0].v6only = true;
-  v6only.sockets.push_back(Tcp("192.0.2.1", 443, "203.0.113.9", 40000, SocketState::kEstablished));
+  v6only.sockets.push_back(
+      Tcp(4, "192.0.2.1", 443, "203.0.113.9", 40000, SocketState::kEstablished));
   EXPECT_EQ(Derived(v6only, 1).direction, Direction::kOutbound);
 }
 
 TEST(DeriveFields, LoopbackAndSelfConnectionsAreLocal) {
   Snapshot snapshot;
-  snapshot.sockets.push_back(Tcp("127.0.0.1", 5432, "0.0.0.0", 0, SocketState::kListen));
-  snapshot.sockets.push_back(Tcp("127.0.0.1", 40000, "127.0.0.1", 5432, SocketState::kEstablished));
-  snapshot.sockets.push_back(Tcp("127.0.0.1", 5432, "127.0.0.1", 40000, SocketState::kEstablished));
+  snapshot.sockets.push_back(Tcp(1, "127.0.0.1", 5432, "0.0.0.0", 0, SocketState::kListen));
+  snapshot.sockets.push_back(
+      Tcp(2, "127.0.0.1", 40000, "127.0.0.1", 5432, SocketState::kEstablished));
+  snapshot.sockets.push_back(
+      Tcp(3, "127.0.0.1", 5432, "127.0.0.1", 40000, SocketState::kEstablished));
   // Both ends of a connection to our own non-loopback address.
-  snapshot.sockets.push_back(Tcp("192.0.2.1", 41000, "192.0.2.1", 9000, SocketState::kEstablished));
-  snapshot.sockets.push_back(Tcp("192.0.2.1", 9000, "192.0.2.1", 41000, SocketState::kEstablished));
+  snapshot.sockets.push_back(
+      Tcp(4, "192.0.2.1", 41000, "192.0.2.1", 9000, SocketState::kEstablished));
+  snapshot.sockets.push_back(
+      Tcp(5, "192.0.2.1", 9000, "192.0.2.1", 41000, SocketState::kEstablished));
   DeriveFields(snapshot);
   for (size_t i = 1; i < snapshot.sockets.size(); ++i) {
     EXPECT_EQ(snapshot.sockets[i].direction, Direction::kLocal) << i;
@@ -92,8 +94,7 @@ TEST(DeriveFields, LoopbackAndSelfConnectionsAreLocal) {
 
 TEST(DeriveFields, BoundUnconnectedUdpIsAListenerButAnUnboundOneIsNot) {
   Snapshot snapshot;
-  Socket bound = Tcp("0.0.0.0", 53, "0.0.0.0", 0, SocketState::kClose);
-  bound.protocol = Protocol::kUdp;
+  const Socket bound = Udp(1, "0.0.0.0", 53);
   Socket unbound = bound;
   unbound.local.port = 0;
   snapshot.sockets = {bound, unbound};
@@ -104,11 +105,7 @@ TEST(DeriveFields, BoundUnconnectedUdpIsAListenerButAnUnboundOneIsNot) {
 
 TEST(DeriveFields, PacketSocketsHaveNoExposureOrDirection) {
   Snapshot snapshot;
-  Socket packet;
-  packet.protocol = Protocol::kPacket;
-  packet.family = Family::kUnspec;
-  packet.state = SocketState::kClose;
-  snapshot.sockets.push_back(packet);
+  snapshot.sockets.push_back(Packet(1));
   const Socket& socket = Derived(snapshot, 0);
   EXPECT_EQ(socket.exposure, Exposure::kNone);
   EXPECT_EQ(socket.direction, Direction::kNone);

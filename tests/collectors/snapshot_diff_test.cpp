@@ -6,26 +6,16 @@
 #include <algorithm>
 #include <set>
 
+#include "tests/support/snapshot_builder.h"
+
 namespace portwatch::collectors {
 namespace {
 
+using portwatch::testing::Tcp;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
-
-Socket Tcp(uint64_t cookie, const char* local, uint16_t local_port, const char* remote,
-           uint16_t remote_port, SocketState state, uint64_t inode = 0) {
-  Socket socket;
-  socket.protocol = Protocol::kTcp;
-  socket.local = {*Address::Parse(local), local_port};
-  socket.remote = {*Address::Parse(remote), remote_port};
-  socket.family = socket.local.address.family;
-  socket.state = state;
-  socket.cookie = cookie;
-  socket.inode = inode;
-  return socket;
-}
 
 Snapshot Of(std::vector<Socket> sockets) {
   Snapshot snapshot;

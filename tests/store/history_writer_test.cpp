@@ -11,6 +11,7 @@
 #include "store/keyframe.h"
 #include "store/queries.h"
 #include "tests/store/store_test_support.h"
+#include "tests/support/snapshot_builder.h"
 #include "tests/support/temp_dir.h"
 
 namespace portwatch::store {
@@ -21,7 +22,8 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
 using ::testing::UnorderedElementsAreArray;
-using namespace testing;  // NOLINT: the store test helpers
+using namespace testing;             // NOLINT: the store test helpers
+using namespace portwatch::testing;  // NOLINT: the snapshot builder
 
 using Rows = std::vector<std::vector<int64_t>>;
 

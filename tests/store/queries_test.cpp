@@ -12,6 +12,7 @@
 
 #include "store/history_writer.h"
 #include "tests/store/store_test_support.h"
+#include "tests/support/snapshot_builder.h"
 #include "tests/support/temp_dir.h"
 
 namespace portwatch::store {
@@ -24,7 +25,8 @@ using portwatch::testing::TempDir;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using namespace testing;  // NOLINT: the store test helpers
+using namespace testing;             // NOLINT: the store test helpers
+using namespace portwatch::testing;  // NOLINT: the snapshot builder
 
 class QueriesTest : public ::testing::Test {
  protected:

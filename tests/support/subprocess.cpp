@@ -65,6 +65,12 @@ CommandResult RunCommand(const std::vector<std::string>& argv) {
   return result;
 }
 
+std::string Describe(const CommandResult& result) {
+  constexpr size_t kMaxShown = 4000;
+  return "exit " + std::to_string(result.exit_code) + "\n--- stdout:\n" +
+         result.out.substr(0, kMaxShown) + "\n--- stderr:\n" + result.err.substr(0, kMaxShown);
+}
+
 ChildProcess::ChildProcess(const std::function<void()>& body) {
   int ready[2];
   if (pipe2(ready, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");

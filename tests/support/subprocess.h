@@ -18,6 +18,10 @@ struct CommandResult {
 // Runs argv (no shell) to completion, capturing stdout and stderr.
 CommandResult RunCommand(const std::vector<std::string>& argv);
 
+// What a command did, for failure messages: the exit code, then stdout and stderr (the first
+// 4000 characters of each).
+std::string Describe(const CommandResult& result);
+
 // A forked child that runs `body` and then waits until it is killed. The destructor kills and
 // reaps it. `body` runs in the child only; it must not return control to the test framework.
 class ChildProcess {

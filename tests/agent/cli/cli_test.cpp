@@ -3,10 +3,9 @@
 // Every socket is bound to port 0, so test processes running in parallel never collide. Sockets
 // that must show another process as their owner are handed to a child process (SocketHolder).
 
-#include <arpa/inet.h>
 #include <dirent.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <pwd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -28,43 +27,31 @@
 #include <utility>
 #include <vector>
 
+#include "tests/support/portwatch_cli.h"
+#include "tests/support/sockets.h"
 #include "tests/support/subprocess.h"
 
 namespace portwatch::agent {
 namespace {
 
 using nlohmann::json;
+using portwatch::testing::Accept;
+using portwatch::testing::Bind;
+using portwatch::testing::BindTo;
 using portwatch::testing::ChildProcess;
 using portwatch::testing::CommandResult;
-using portwatch::testing::RunCommand;
-
-CommandResult Portwatch(std::vector<std::string> args) {
-  args.insert(args.begin(), PORTWATCH_BINARY);
-  return RunCommand(args);
-}
-
-// What a command did, for failure messages.
-std::string Describe(const CommandResult& result) {
-  constexpr size_t kMaxShown = 4000;
-  return "exit " + std::to_string(result.exit_code) + "\n--- stdout:\n" +
-         result.out.substr(0, kMaxShown) + "\n--- stderr:\n" + result.err.substr(0, kMaxShown);
-}
-
-json ParseJson(const CommandResult& result) {
-  try {
-    return json::parse(result.out);
-  } catch (const json::exception& error) {
-    ADD_FAILURE() << "stdout is not JSON: " << error.what() << "\n" << Describe(result);
-    return json();
-  }
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream stream(text);
-  for (std::string line; std::getline(stream, line);) lines.push_back(line);
-  return lines;
-}
+using portwatch::testing::ConnectLoopback;
+using portwatch::testing::Describe;
+using portwatch::testing::ExpectJsonArray;
+using portwatch::testing::Fd;
+using portwatch::testing::FindInode;
+using portwatch::testing::Lines;
+using portwatch::testing::Listen;
+using portwatch::testing::ParseJson;
+using portwatch::testing::Portwatch;
+using portwatch::testing::Record;
+using portwatch::testing::TestSocket;
+using ::testing::UnorderedElementsAre;
 
 std::vector<std::string> Words(const std::string& line) {
   std::vector<std::string> words;
@@ -93,101 +80,6 @@ std::string CategoryOf(uint16_t port) {
   return "dynamic";
 }
 
-// A socket descriptor closed on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() { Reset(); }
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    Reset();
-    fd_ = std::exchange(other.fd_, -1);
-    return *this;
-  }
-  int get() const { return fd_; }
-  void Reset() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
-
-// A socket the test opened, with the port and inode it got: both stay known after the descriptor
-// has been handed to a child.
-struct OpenSocket {
-  Fd fd;
-  uint16_t port = 0;
-  uint64_t inode = 0;
-};
-
-// Binds fd to address:port; false when the port is taken.
-bool BindTo(int fd, int family, const char* address, uint16_t port) {
-  if (family == AF_INET) {
-    sockaddr_in in{};
-    in.sin_family = AF_INET;
-    in.sin_port = htons(port);
-    inet_pton(AF_INET, address, &in.sin_addr);
-    return bind(fd, reinterpret_cast<sockaddr*>(&in), sizeof(in)) == 0;
-  }
-  sockaddr_in6 in6{};
-  in6.sin6_family = AF_INET6;
-  in6.sin6_port = htons(port);
-  inet_pton(AF_INET6, address, &in6.sin6_addr);
-  return bind(fd, reinterpret_cast<sockaddr*>(&in6), sizeof(in6)) == 0;
-}
-
-// Records the port and inode of a bound or connected socket.
-OpenSocket Record(Fd fd) {
-  OpenSocket socket;
-  sockaddr_storage address{};
-  socklen_t length = sizeof(address);
-  EXPECT_EQ(getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length), 0);
-  socket.port =
-      ntohs(address.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&address)->sin_port
-                                         : reinterpret_cast<sockaddr_in6*>(&address)->sin6_port);
-  struct stat info {};
-  EXPECT_EQ(fstat(fd.get(), &info), 0);
-  socket.inode = info.st_ino;
-  socket.fd = std::move(fd);
-  return socket;
-}
-
-// A socket bound to address:port; port 0 picks a free ephemeral port.
-OpenSocket Bind(int family, int type, const char* address, uint16_t port = 0, bool v6only = false) {
-  Fd fd(socket(family, type | SOCK_CLOEXEC, 0));
-  EXPECT_GE(fd.get(), 0);
-  if (family == AF_INET6) {
-    const int flag = v6only ? 1 : 0;
-    EXPECT_EQ(setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &flag, sizeof(flag)), 0);
-  }
-  EXPECT_TRUE(BindTo(fd.get(), family, address, port)) << address << " port " << port;
-  return Record(std::move(fd));
-}
-
-OpenSocket Listen(int family, const char* address, bool v6only = false) {
-  OpenSocket socket = Bind(family, SOCK_STREAM, address, 0, v6only);
-  EXPECT_EQ(listen(socket.fd.get(), 16), 0);
-  return socket;
-}
-
-OpenSocket ConnectLoopback(uint16_t port) {
-  Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in in{};
-  in.sin_family = AF_INET;
-  in.sin_port = htons(port);
-  in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(connect(fd.get(), reinterpret_cast<sockaddr*>(&in), sizeof(in)), 0);
-  return Record(std::move(fd));
-}
-
-OpenSocket Accept(const OpenSocket& listener) {
-  Fd fd(accept4(listener.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  EXPECT_GE(fd.get(), 0);
-  return Record(std::move(fd));
-}
-
 // A port that nothing held a moment ago.
 uint16_t FreePort() { return Bind(AF_INET, SOCK_STREAM, "127.0.0.1").port; }
 
@@ -199,10 +91,10 @@ class SocketHolder {
  public:
   enum class Mode { kHandOver, kShare };
 
-  explicit SocketHolder(const std::vector<OpenSocket*>& sockets, Mode mode = Mode::kHandOver)
+  explicit SocketHolder(const std::vector<TestSocket*>& sockets, Mode mode = Mode::kHandOver)
       : name_(UniqueName()), keep_(Descriptors(sockets)), child_([this] { KeepOnlyOurSockets(); }) {
     if (mode == Mode::kHandOver) {
-      for (OpenSocket* socket : sockets) socket->fd.Reset();
+      for (TestSocket* socket : sockets) socket->fd.Reset();
     }
   }
 
@@ -216,9 +108,9 @@ class SocketHolder {
     return "pwhold" + std::to_string(getpid()) + std::to_string(count++ % 100);
   }
 
-  static std::vector<int> Descriptors(const std::vector<OpenSocket*>& sockets) {
+  static std::vector<int> Descriptors(const std::vector<TestSocket*>& sockets) {
     std::vector<int> fds;
-    for (const OpenSocket* socket : sockets) fds.push_back(socket->fd.get());
+    for (const TestSocket* socket : sockets) fds.push_back(socket->fd.get());
     return fds;
   }
 
@@ -247,20 +139,7 @@ class SocketHolder {
 // `portwatch snapshot --json` with extra flags; expects success and a JSON array.
 json SnapshotJson(std::vector<std::string> flags = {}) {
   flags.insert(flags.begin(), {"snapshot", "--json"});
-  const CommandResult result = Portwatch(flags);
-  EXPECT_EQ(result.exit_code, 0) << Describe(result);
-  json parsed = ParseJson(result);
-  EXPECT_TRUE(parsed.is_array()) << Describe(result);
-  return parsed.is_array() ? parsed : json::array();
-}
-
-// The object for the socket with this inode (null when it is not listed). A copy, so that a
-// missing key reads as null instead of failing an assertion inside the JSON library.
-json FindSocket(const json& sockets, const OpenSocket& socket) {
-  for (const json& object : sockets) {
-    if (object.value("inode", uint64_t{0}) == socket.inode) return object;
-  }
-  return json();
+  return ExpectJsonArray(Portwatch(flags));
 }
 
 bool OwnedBy(const json& object, pid_t pid) {
@@ -278,9 +157,9 @@ std::string RowBreaking(const json& sockets, const std::function<bool(json&)>& r
 }
 
 TEST(SnapshotCommand, JsonListsOurListenerWithItsOwner) {
-  OpenSocket listener = Listen(AF_INET, "127.0.0.1");
+  TestSocket listener = Listen(AF_INET, "127.0.0.1");
   const SocketHolder holder({&listener});
-  json object = FindSocket(SnapshotJson(), listener);
+  json object = FindInode(SnapshotJson(), listener.inode);
   ASSERT_TRUE(object.is_object()) << "inode " << listener.inode << " not listed";
   EXPECT_EQ(object["proto"], "tcp");
   EXPECT_EQ(object["family"], "inet");
@@ -305,9 +184,9 @@ TEST(SnapshotCommand, JsonListsOurListenerWithItsOwner) {
 }
 
 TEST(SnapshotCommand, JsonShowsADualStackListenerAsExposedToAll) {
-  OpenSocket listener = Listen(AF_INET6, "::", /*v6only=*/false);
+  TestSocket listener = Listen(AF_INET6, "::", /*v6only=*/false);
   const SocketHolder holder({&listener});
-  json object = FindSocket(SnapshotJson({"--tcp"}), listener);
+  json object = FindInode(SnapshotJson({"--tcp"}), listener.inode);
   ASSERT_TRUE(object.is_object()) << "inode " << listener.inode << " not listed";
   EXPECT_EQ(object["family"], "inet6");
   EXPECT_EQ(object["local_addr"], "::");
@@ -319,9 +198,9 @@ TEST(SnapshotCommand, JsonShowsADualStackListenerAsExposedToAll) {
 }
 
 TEST(SnapshotCommand, JsonShowsABoundUdpSocketAsUnconnected) {
-  OpenSocket udp = Bind(AF_INET, SOCK_DGRAM, "127.0.0.1");
+  TestSocket udp = Bind(AF_INET, SOCK_DGRAM, "127.0.0.1");
   const SocketHolder holder({&udp});
-  json object = FindSocket(SnapshotJson({"--udp"}), udp);
+  json object = FindInode(SnapshotJson({"--udp"}), udp.inode);
   ASSERT_TRUE(object.is_object()) << "inode " << udp.inode << " not listed";
   EXPECT_EQ(object["proto"], "udp");
   EXPECT_EQ(object["state"], "UNCONN");
@@ -333,12 +212,12 @@ TEST(SnapshotCommand, JsonShowsABoundUdpSocketAsUnconnected) {
 }
 
 TEST(SnapshotCommand, JsonShowsAnEstablishedLoopbackPairAsLocal) {
-  OpenSocket listener = Listen(AF_INET, "127.0.0.1");
-  OpenSocket client = ConnectLoopback(listener.port);
-  OpenSocket server = Accept(listener);
+  TestSocket listener = Listen(AF_INET, "127.0.0.1");
+  TestSocket client = ConnectLoopback(listener.port);
+  TestSocket server = Accept(listener);
   const json sockets = SnapshotJson({"--tcp"});
-  json client_object = FindSocket(sockets, client);
-  json server_object = FindSocket(sockets, server);
+  json client_object = FindInode(sockets, client.inode);
+  json server_object = FindInode(sockets, server.inode);
   ASSERT_TRUE(client_object.is_object()) << "client not listed";
   ASSERT_TRUE(server_object.is_object()) << "server not listed";
   for (json* object : {&client_object, &server_object}) {
@@ -355,24 +234,21 @@ TEST(SnapshotCommand, JsonShowsAnEstablishedLoopbackPairAsLocal) {
 }
 
 TEST(SnapshotCommand, JsonListsEveryOwnerOfASharedSocket) {
-  OpenSocket listener = Listen(AF_INET, "127.0.0.1");
+  TestSocket listener = Listen(AF_INET, "127.0.0.1");
   const SocketHolder holder({&listener}, SocketHolder::Mode::kShare);
-  json object = FindSocket(SnapshotJson({"--port", std::to_string(listener.port)}), listener);
+  json object = FindInode(SnapshotJson({"--port", std::to_string(listener.port)}), listener.inode);
   ASSERT_TRUE(object.is_object()) << "inode " << listener.inode << " not listed";
   ASSERT_TRUE(object["owners"].is_array());
-  std::vector<pid_t> owners = object["owners"].get<std::vector<pid_t>>();
+  const std::vector<pid_t> owners = object["owners"].get<std::vector<pid_t>>();
   ASSERT_EQ(owners.size(), 2u) << object["owners"];
   EXPECT_EQ(object["pid"], owners.front()) << "pid is the primary owner, listed first";
-  std::sort(owners.begin(), owners.end());
-  std::vector<pid_t> expected = {getpid(), holder.pid()};
-  std::sort(expected.begin(), expected.end());
-  EXPECT_EQ(owners, expected);
+  EXPECT_THAT(owners, UnorderedElementsAre(getpid(), holder.pid()));
 }
 
 TEST(SnapshotCommand, NoOwnersSkipsTheOwnerLookup) {
-  OpenSocket listener = Listen(AF_INET, "127.0.0.1");
-  json object =
-      FindSocket(SnapshotJson({"--no-owners", "--port", std::to_string(listener.port)}), listener);
+  TestSocket listener = Listen(AF_INET, "127.0.0.1");
+  json object = FindInode(SnapshotJson({"--no-owners", "--port", std::to_string(listener.port)}),
+                          listener.inode);
   ASSERT_TRUE(object.is_object()) << "inode " << listener.inode << " not listed";
   EXPECT_TRUE(object["pid"].is_null()) << object["pid"];
   EXPECT_TRUE(object["process"].is_null()) << object["process"];
@@ -381,7 +257,7 @@ TEST(SnapshotCommand, NoOwnersSkipsTheOwnerLookup) {
 }
 
 TEST(SnapshotCommand, TableHasAHeaderAndARowForOurListener) {
-  OpenSocket listener = Listen(AF_INET, "127.0.0.1");
+  TestSocket listener = Listen(AF_INET, "127.0.0.1");
   const SocketHolder holder({&listener});
   const CommandResult result = Portwatch({"snapshot"});
   ASSERT_EQ(result.exit_code, 0) << Describe(result);
@@ -408,7 +284,7 @@ TEST(SnapshotCommand, TableHasAHeaderAndARowForOurListener) {
 }
 
 TEST(SnapshotCommand, TableMarksASharedSocketWithTheOtherOwnersCount) {
-  OpenSocket listener = Listen(AF_INET, "127.0.0.1");
+  TestSocket listener = Listen(AF_INET, "127.0.0.1");
   const SocketHolder holder({&listener}, SocketHolder::Mode::kShare);
   const CommandResult result = Portwatch({"snapshot", "--port", std::to_string(listener.port)});
   ASSERT_EQ(result.exit_code, 0) << Describe(result);
@@ -436,7 +312,7 @@ class SnapshotFilter : public ::testing::Test {
 
   // Which of our sockets `snapshot --json flags` lists, by name, in a fixed order.
   std::string Ours(const json& sockets) const {
-    const std::pair<const char*, const OpenSocket*> ours[] = {
+    const std::pair<const char*, const TestSocket*> ours[] = {
         {"child_listener", &child_listener_},
         {"child_udp", &child_udp_},
         {"own_listener", &own_listener_},
@@ -445,16 +321,16 @@ class SnapshotFilter : public ::testing::Test {
     };
     std::string listed;
     for (const auto& [name, socket] : ours) {
-      if (FindSocket(sockets, *socket).is_null()) continue;
+      if (FindInode(sockets, socket->inode).is_null()) continue;
       listed += listed.empty() ? "" : " ";
       listed += name;
     }
     return listed;
   }
 
-  std::string Port(const OpenSocket& socket) const { return std::to_string(socket.port); }
+  std::string Port(const TestSocket& socket) const { return std::to_string(socket.port); }
 
-  OpenSocket child_listener_, child_udp_, own_listener_, client_, server_;
+  TestSocket child_listener_, child_udp_, own_listener_, client_, server_;
   std::unique_ptr<SocketHolder> holder_;
 };
 
@@ -551,7 +427,7 @@ TEST_F(SnapshotFilter, FiltersCombine) {
 }
 
 TEST(WhoCommand, NamesTheHolderOfALoopbackPort) {
-  OpenSocket listener = Listen(AF_INET, "127.0.0.1");
+  TestSocket listener = Listen(AF_INET, "127.0.0.1");
   const SocketHolder holder({&listener});
   const CommandResult result = Portwatch({"who", std::to_string(listener.port)});
   EXPECT_EQ(result.exit_code, 0) << Describe(result);
@@ -571,7 +447,7 @@ TEST(WhoCommand, NamesTheHolderOfALoopbackPort) {
 }
 
 TEST(WhoCommand, SaysAPortBoundToEveryAddressListensOnAllInterfaces) {
-  OpenSocket listener = Listen(AF_INET, "0.0.0.0");
+  TestSocket listener = Listen(AF_INET, "0.0.0.0");
   const SocketHolder holder({&listener});
   const CommandResult result = Portwatch({"who", std::to_string(listener.port)});
   EXPECT_EQ(result.exit_code, 0) << Describe(result);
@@ -585,7 +461,7 @@ TEST(WhoCommand, SaysAPortBoundToEveryAddressListensOnAllInterfaces) {
 }
 
 TEST(WhoCommand, SaysADualStackListenerTakesIpv4AndIpv6) {
-  OpenSocket listener = Listen(AF_INET6, "::", /*v6only=*/false);
+  TestSocket listener = Listen(AF_INET6, "::", /*v6only=*/false);
   const SocketHolder holder({&listener});
   const CommandResult result = Portwatch({"who", std::to_string(listener.port) + "/tcp"});
   EXPECT_EQ(result.exit_code, 0) << Describe(result);
@@ -596,7 +472,7 @@ TEST(WhoCommand, SaysADualStackListenerTakesIpv4AndIpv6) {
 }
 
 TEST(WhoCommand, NamesEveryProcessSharingThePort) {
-  OpenSocket listener = Listen(AF_INET, "127.0.0.1");
+  TestSocket listener = Listen(AF_INET, "127.0.0.1");
   const SocketHolder holder({&listener}, SocketHolder::Mode::kShare);
   const std::string port = std::to_string(listener.port);
   const std::string listening = "listening on 127.0.0.1:" + port;
@@ -617,16 +493,13 @@ TEST(WhoCommand, NamesEveryProcessSharingThePort) {
     pids.push_back(entry.value("pid", pid_t{0}));
     EXPECT_EQ(entry.value("listening", json::array()).size(), 1u) << entry;
   }
-  std::sort(pids.begin(), pids.end());
-  std::vector<pid_t> expected = {getpid(), holder.pid()};
-  std::sort(expected.begin(), expected.end());
-  EXPECT_EQ(pids, expected);
+  EXPECT_THAT(pids, UnorderedElementsAre(getpid(), holder.pid()));
 }
 
 TEST(WhoCommand, CountsTheConnectionsOfTheHolder) {
-  OpenSocket listener = Listen(AF_INET, "127.0.0.1");
-  OpenSocket client = ConnectLoopback(listener.port);
-  OpenSocket server = Accept(listener);
+  TestSocket listener = Listen(AF_INET, "127.0.0.1");
+  TestSocket client = ConnectLoopback(listener.port);
+  TestSocket server = Accept(listener);
   const CommandResult result = Portwatch({"who", std::to_string(listener.port)});
   EXPECT_EQ(result.exit_code, 0) << Describe(result);
   EXPECT_NE(result.out.find("(pid " + std::to_string(getpid())), std::string::npos) << result.out;
@@ -649,7 +522,7 @@ TEST(WhoCommand, SaysAPortBelow1024IsPrivileged) {
   while (port > 0 && !BindTo(fd.get(), AF_INET, "127.0.0.1", port)) --port;
   ASSERT_GT(port, 0) << "no free port below 1024 on 127.0.0.1 (the tests need root)";
   ASSERT_EQ(listen(fd.get(), 4), 0);
-  OpenSocket low = Record(std::move(fd));
+  TestSocket low = Record(std::move(fd));
   ASSERT_EQ(low.port, port);
   const SocketHolder holder({&low});
 
@@ -669,8 +542,8 @@ TEST(WhoCommand, SaysAPortBelow1024IsPrivileged) {
 
 TEST(WhoCommand, ProtocolSuffixRestrictsTheAnswerToThatProtocol) {
   // A TCP listener and a UDP socket on the same port number; retry when the UDP port is taken.
-  OpenSocket tcp;
-  OpenSocket udp;
+  TestSocket tcp;
+  TestSocket udp;
   for (int attempt = 0; attempt < 20 && udp.fd.get() < 0; ++attempt) {
     tcp = Listen(AF_INET, "127.0.0.1");
     Fd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
@@ -694,8 +567,8 @@ TEST(WhoCommand, ProtocolSuffixRestrictsTheAnswerToThatProtocol) {
               "")
         << argument;
     std::string found;
-    if (FindSocket(answer["sockets"], tcp).is_object()) found += "tcp";
-    if (FindSocket(answer["sockets"], udp).is_object()) found += "udp";
+    if (FindInode(answer["sockets"], tcp.inode).is_object()) found += "tcp";
+    if (FindInode(answer["sockets"], udp.inode).is_object()) found += "udp";
     return found;
   };
   EXPECT_EQ(listed(port + "/udp", "udp"), "udp");
@@ -710,7 +583,7 @@ TEST(WhoCommand, ProtocolSuffixRestrictsTheAnswerToThatProtocol) {
 }
 
 TEST(WhoCommand, JsonAnswerDescribesThePortAndItsHolders) {
-  OpenSocket listener = Listen(AF_INET, "127.0.0.1");
+  TestSocket listener = Listen(AF_INET, "127.0.0.1");
   const SocketHolder holder({&listener});
   const std::string port = std::to_string(listener.port);
   const CommandResult result = Portwatch({"who", port, "--json"});
@@ -736,7 +609,7 @@ TEST(WhoCommand, JsonAnswerDescribesThePortAndItsHolders) {
             json::array({"127.0.0.1:" + port + " (tcp, loopback only)"}));
   EXPECT_EQ(holder_object["connections"], 0);
   ASSERT_TRUE(answer["sockets"].is_array());
-  EXPECT_TRUE(FindSocket(answer["sockets"], listener).is_object()) << answer["sockets"];
+  EXPECT_TRUE(FindInode(answer["sockets"], listener.inode).is_object()) << answer["sockets"];
 }
 
 TEST(WhoCommand, JsonAnswerForAFreePortHoldsNothing) {

@@ -4,49 +4,52 @@
 // recording holds only its sockets; elsewhere it records the host's, and finds its own by inode.
 // The recorder runs as a child of the test, which opens and closes sockets while it records.
 
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <net/if.h>
-#include <netinet/in.h>
-#include <sched.h>
-#include <signal.h>
-#include <sqlite3.h>
-#include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstdint>
-#include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
-#include <functional>
 #include <iostream>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "tests/support/namespaces.h"
+#include "tests/support/portwatch_cli.h"
+#include "tests/support/recording.h"
+#include "tests/support/sockets.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait_for.h"
 
 namespace portwatch::agent {
 namespace {
 
 using nlohmann::json;
+using portwatch::testing::Accept;
+using portwatch::testing::CloseWithReset;
 using portwatch::testing::CommandResult;
-using portwatch::testing::RunCommand;
+using portwatch::testing::ConnectLoopback;
+using portwatch::testing::Describe;
+using portwatch::testing::ExpectJsonArray;
+using portwatch::testing::FindInode;
+using portwatch::testing::Lines;
+using portwatch::testing::Listen;
+using portwatch::testing::OwnNamespaces;
+using portwatch::testing::Portwatch;
+using portwatch::testing::Recording;
+using portwatch::testing::SampleTimes;
 using portwatch::testing::TempDir;
+using portwatch::testing::TestSocket;
+using portwatch::testing::WaitFor;
 using Clock = std::chrono::system_clock;
 
 // The keys of every `snapshot --json` object, from the README (protocol_number is only for raw
@@ -59,261 +62,34 @@ const std::vector<std::string> kSnapshotKeys = {
     "service",     "service_port", "port_category", "exposure",   "direction",    "remote_class"};
 const std::vector<std::string> kLifetimeKeys = {"id", "opened_at", "closed_at"};
 
-CommandResult Portwatch(std::vector<std::string> args) {
-  args.insert(args.begin(), PORTWATCH_BINARY);
-  return RunCommand(args);
-}
-
-std::string Describe(const CommandResult& result) {
-  constexpr size_t kMaxShown = 4000;
-  return "exit " + std::to_string(result.exit_code) + "\n--- stdout:\n" +
-         result.out.substr(0, kMaxShown) + "\n--- stderr:\n" + result.err.substr(0, kMaxShown);
-}
-
-json ParseJson(const CommandResult& result) {
-  try {
-    return json::parse(result.out);
-  } catch (const json::exception& error) {
-    ADD_FAILURE() << "stdout is not JSON: " << error.what() << "\n" << Describe(result);
-    return json::array();
-  }
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream stream(text);
-  for (std::string line; std::getline(stream, line);) lines.push_back(line);
-  return lines;
-}
-
 int64_t NowMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
       .count();
 }
 
-// 2026-11-24T03:10:00Z: ISO 8601 in UTC, whole seconds.
-std::string IsoUtc(int64_t unix_ms) {
+// The whole second of unix_ms as strftime writes it with format, in UTC or in local time.
+std::string FormatTime(int64_t unix_ms, const char* format, bool utc) {
   const time_t seconds = static_cast<time_t>(unix_ms / 1000);
   std::tm tm{};
-  gmtime_r(&seconds, &tm);
+  if (utc) {
+    gmtime_r(&seconds, &tm);
+  } else {
+    localtime_r(&seconds, &tm);
+  }
   char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  std::strftime(text, sizeof(text), format, &tm);
   return text;
 }
+
+// 2026-11-24T03:10:00Z: ISO 8601 in UTC, whole seconds.
+std::string IsoUtc(int64_t unix_ms) { return FormatTime(unix_ms, "%Y-%m-%dT%H:%M:%SZ", true); }
 
 // The local time as the history tables print it (the child shares our time zone).
-std::string LocalTime(int64_t unix_ms) {
-  const time_t seconds = static_cast<time_t>(unix_ms / 1000);
-  std::tm tm{};
-  localtime_r(&seconds, &tm);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &tm);
-  return text;
-}
-
-// While it lives, this (single-threaded) test process is in a network namespace of its own with
-// loopback up: sockets it opens and the recorder it starts see only each other. entered() is false
-// when that is not allowed (not root); the test then records the host's namespace.
-class OwnNetworkNamespace {
- public:
-  OwnNetworkNamespace() : original_(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) {
-    if (original_ < 0 || unshare(CLONE_NEWNET) != 0) return;
-    entered_ = true;
-    const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    ifreq request{};
-    std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
-    EXPECT_EQ(ioctl(fd, SIOCGIFFLAGS, &request), 0);
-    request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP);
-    EXPECT_EQ(ioctl(fd, SIOCSIFFLAGS, &request), 0) << "cannot bring loopback up";
-    close(fd);
-  }
-  ~OwnNetworkNamespace() {
-    if (entered_) {
-      EXPECT_EQ(setns(original_, CLONE_NEWNET), 0);
-    }
-    if (original_ >= 0) close(original_);
-  }
-  OwnNetworkNamespace(const OwnNetworkNamespace&) = delete;
-  OwnNetworkNamespace& operator=(const OwnNetworkNamespace&) = delete;
-
-  bool entered() const { return entered_; }
-
- private:
-  int original_;
-  bool entered_ = false;
-};
-
-// A socket descriptor closed on scope exit, with the port and inode it had.
-class TestSocket {
- public:
-  explicit TestSocket(int fd) : fd_(fd) {
-    sockaddr_in address{};
-    socklen_t length = sizeof(address);
-    EXPECT_EQ(getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length), 0);
-    port_ = ntohs(address.sin_port);
-    struct stat info {};
-    EXPECT_EQ(fstat(fd_, &info), 0);
-    inode_ = info.st_ino;
-  }
-  ~TestSocket() { Close(); }
-  TestSocket(const TestSocket&) = delete;
-  TestSocket& operator=(const TestSocket&) = delete;
-
-  int fd() const { return fd_; }
-  uint16_t port() const { return port_; }
-  uint64_t inode() const { return inode_; }
-  // Closes with a reset rather than a FIN, so the connection leaves no TIME_WAIT socket behind.
-  void Close() {
-    if (fd_ < 0) return;
-    const linger abort{1, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_LINGER, &abort, sizeof(abort));
-    close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-  uint16_t port_ = 0;
-  uint64_t inode_ = 0;
-};
-
-sockaddr_in Ipv4(const char* address, uint16_t port) {
-  sockaddr_in in{};
-  in.sin_family = AF_INET;
-  in.sin_port = htons(port);
-  inet_pton(AF_INET, address, &in.sin_addr);
-  return in;
-}
-
-std::unique_ptr<TestSocket> ListenOnAllAddresses() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  EXPECT_GE(fd, 0);
-  const sockaddr_in any = Ipv4("0.0.0.0", 0);
-  EXPECT_EQ(bind(fd, reinterpret_cast<const sockaddr*>(&any), sizeof(any)), 0);
-  EXPECT_EQ(listen(fd, 16), 0);
-  return std::make_unique<TestSocket>(fd);
-}
-
-std::unique_ptr<TestSocket> ConnectLoopback(uint16_t port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  EXPECT_GE(fd, 0);
-  const sockaddr_in loopback = Ipv4("127.0.0.1", port);
-  EXPECT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&loopback), sizeof(loopback)), 0);
-  return std::make_unique<TestSocket>(fd);
-}
-
-std::unique_ptr<TestSocket> Accept(const TestSocket& listener) {
-  const int fd = accept4(listener.fd(), nullptr, nullptr, SOCK_CLOEXEC);
-  EXPECT_GE(fd, 0);
-  return std::make_unique<TestSocket>(fd);
-}
-
-// `portwatch record` with args, running in the background; stdout and stderr go to files. The
-// destructor kills it if it still runs. It dies with the test, should the test crash.
-class Recording {
- public:
-  Recording(const TempDir& dir, const std::vector<std::string>& args)
-      : err_path_(dir.path() + "/record" + std::to_string(count_++) + ".err") {
-    std::vector<std::string> argv = {PORTWATCH_BINARY, "record"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    pid_ = fork();
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      const int err = open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      const int null = open("/dev/null", O_RDWR);
-      dup2(null, STDIN_FILENO);
-      dup2(null, STDOUT_FILENO);
-      dup2(err, STDERR_FILENO);
-      std::vector<char*> raw;
-      for (std::string& arg : argv) raw.push_back(arg.data());
-      raw.push_back(nullptr);
-      execv(raw[0], raw.data());
-      _exit(127);
-    }
-    EXPECT_GT(pid_, 0);
-  }
-  ~Recording() {
-    if (pid_ > 0 && !status_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  Recording(const Recording&) = delete;
-  Recording& operator=(const Recording&) = delete;
-
-  // The exit code once it exits on its own (-1 when a signal ended it, or it ran past timeout and
-  // was killed).
-  int Wait(std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!status_) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        status_ = status;
-        break;
-      }
-      if (std::chrono::steady_clock::now() > deadline) {
-        ADD_FAILURE() << "portwatch record still runs after " << timeout.count() << " ms";
-        kill(pid_, SIGKILL);
-        waitpid(pid_, &status, 0);
-        status_ = status;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return WIFEXITED(*status_) ? WEXITSTATUS(*status_) : -1;
-  }
-
-  std::string Stderr() const {
-    std::ifstream file(err_path_);
-    return std::string(std::istreambuf_iterator<char>(file), {});
-  }
-
- private:
-  static inline int count_ = 0;
-  std::string err_path_;
-  pid_t pid_ = -1;
-  std::optional<int> status_;
-};
-
-// The times of the samples (one per committed interval) in the database, read through the SQLite
-// API; empty while the database or its schema does not exist yet.
-std::vector<int64_t> SampleTimes(const std::string& path) {
-  std::vector<int64_t> times;
-  if (!std::filesystem::exists(path)) return times;
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_busy_timeout(db, 1000);
-    sqlite3_stmt* query = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT at FROM samples WHERE resolution = 0 ORDER BY at", -1,
-                           &query, nullptr) == SQLITE_OK) {
-      while (sqlite3_step(query) == SQLITE_ROW) times.push_back(sqlite3_column_int64(query, 0));
-    }
-    sqlite3_finalize(query);
-  }
-  sqlite3_close_v2(db);
-  return times;
-}
-
-bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  return true;
-}
+std::string LocalTime(int64_t unix_ms) { return FormatTime(unix_ms, "%Y-%m-%d %H:%M:%S", false); }
 
 void SleepUntil(int64_t unix_ms) {
   const int64_t wait = unix_ms - NowMillis();
   if (wait > 0) std::this_thread::sleep_for(std::chrono::milliseconds(wait));
-}
-
-// The row for the socket with this inode, or null. A copy, so a missing key reads as null.
-json FindInode(const json& rows, uint64_t inode) {
-  for (const json& row : rows) {
-    if (row.value("inode", uint64_t{0}) == inode) return row;
-  }
-  return json();
 }
 
 std::string MissingKeys(const json& row, const std::vector<std::string>& keys) {
@@ -348,15 +124,15 @@ struct Known {
 class RecordedHistory : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    namespace_ = std::make_unique<OwnNetworkNamespace>();
+    namespace_ = std::make_unique<OwnNamespaces>(OwnNamespaces::Scope::kNetwork);
     dir_ = std::make_unique<TempDir>();
     db_ = dir_->path() + "/history.db";
-    auto listener = ListenOnAllAddresses();
-    auto client = ConnectLoopback(listener->port());
-    auto server = Accept(*listener);
-    listener_ = {listener->port(), listener->inode()};
-    client_ = {client->port(), client->inode()};
-    server_ = {server->port(), server->inode()};
+    TestSocket listener = Listen(AF_INET, "0.0.0.0");
+    TestSocket client = ConnectLoopback(listener.port);
+    TestSocket server = Accept(listener);
+    listener_ = {listener.port, listener.inode};
+    client_ = {client.port, client.inode};
+    server_ = {server.port, server.inode};
 
     Recording record(*dir_, {"--db", db_, "--for", "3s", "--interval", "200ms"});
     // 1. A whole second after the first committed interval, while everything is still open: the
@@ -367,11 +143,11 @@ class RecordedHistory : public ::testing::Test {
     }
     middle_ms_ = (NowMillis() / 1000 + 1) * 1000;
     SleepUntil(middle_ms_ + 300);
-    client->Close();
-    server->Close();
+    CloseWithReset(client.fd);
+    CloseWithReset(server.fd);
     connection_closed_ms_ = NowMillis();
     SleepUntil(connection_closed_ms_ + 400);
-    listener->Close();
+    CloseWithReset(listener.fd);
     listener_closed_ms_ = NowMillis();
     // 2. The second --at moment: a whole second at least one second (five intervals) after the
     //    close, so the recorder has noticed it by then.
@@ -395,14 +171,10 @@ class RecordedHistory : public ::testing::Test {
   }
   static json HistoryJson(std::vector<std::string> args) {
     args.push_back("--json");
-    const CommandResult result = History(args);
-    EXPECT_EQ(result.exit_code, 0) << Describe(result);
-    const json rows = ParseJson(result);
-    EXPECT_TRUE(rows.is_array()) << Describe(result);
-    return rows.is_array() ? rows : json::array();
+    return ExpectJsonArray(History(args));
   }
 
-  static inline std::unique_ptr<OwnNetworkNamespace> namespace_;
+  static inline std::unique_ptr<OwnNamespaces> namespace_;
   static inline std::unique_ptr<TempDir> dir_;
   static inline std::string db_;
   static inline std::string setup_failure_;
@@ -606,7 +378,7 @@ TEST(HistoryCommand, MissingDatabaseExitsThreeAndSaysToRecordFirst) {
 }
 
 TEST(RecordCommand, RecordsANetworkNamespaceWithoutSockets) {
-  OwnNetworkNamespace empty;
+  OwnNamespaces empty(OwnNamespaces::Scope::kNetwork);
   if (!empty.entered()) GTEST_SKIP() << "needs root for a network namespace";
   TempDir dir;
   const std::string db = dir.path() + "/empty.db";

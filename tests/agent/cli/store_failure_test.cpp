@@ -5,15 +5,10 @@
 // may, so the recording holds only its sockets and a tmpfs it mounts disappears with it even if
 // the test crashes. The database is read back through the SQLite API, independently of portwatch.
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/fs.h>
-#include <net/if.h>
-#include <netinet/in.h>
-#include <sched.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -30,59 +25,46 @@
 #include <fstream>
 #include <functional>
 #include <map>
-#include <optional>
 #include <random>
 #include <regex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "tests/support/namespaces.h"
+#include "tests/support/portwatch_cli.h"
+#include "tests/support/recording.h"
+#include "tests/support/sockets.h"
+#include "tests/support/sqlite.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait_for.h"
 
 namespace portwatch::agent {
 namespace {
 
+using portwatch::testing::BindTo;
 using portwatch::testing::CommandResult;
-using portwatch::testing::RunCommand;
+using portwatch::testing::Describe;
+using portwatch::testing::Lines;
+using portwatch::testing::Listen;
+using portwatch::testing::OwnNamespaces;
+using portwatch::testing::Portwatch;
+using portwatch::testing::Recording;
+using portwatch::testing::SampleTimes;
+using portwatch::testing::Sqlite;
 using portwatch::testing::TempDir;
+using portwatch::testing::TestSocket;
+using portwatch::testing::WaitFor;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using std::chrono::steady_clock;
-
-CommandResult Portwatch(std::vector<std::string> args) {
-  args.insert(args.begin(), PORTWATCH_BINARY);
-  return RunCommand(args);
-}
-
-std::string Describe(const CommandResult& result) {
-  constexpr size_t kMaxShown = 4000;
-  return "exit " + std::to_string(result.exit_code) + "\n--- stdout:\n" +
-         result.out.substr(0, kMaxShown) + "\n--- stderr:\n" + result.err.substr(0, kMaxShown);
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream stream(text);
-  for (std::string line; std::getline(stream, line);) lines.push_back(line);
-  return lines;
-}
 
 size_t LinesMatching(const std::string& text, const std::regex& pattern) {
   const std::vector<std::string> lines = Lines(text);
   return static_cast<size_t>(std::count_if(lines.begin(), lines.end(), [&](const std::string& l) {
     return std::regex_search(l, pattern);
   }));
-}
-
-bool WaitFor(const std::function<bool()>& condition, milliseconds timeout) {
-  const auto deadline = steady_clock::now() + timeout;
-  while (!condition()) {
-    if (steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(milliseconds(25));
-  }
-  return true;
 }
 
 std::string ReadFile(const std::string& path) {
@@ -106,72 +88,6 @@ std::string Names(const std::map<std::string, std::string>& contents) {
   }
   return names;
 }
-
-// While it lives, this (single-threaded) test process is in a network namespace of its own with
-// loopback up and, with mounts, in a mount namespace whose mounts stay private to it: the
-// recording sees only the test's sockets, and a tmpfs the test mounts goes away with the test
-// even if it crashes. entered() is false when that is not allowed (not root).
-class OwnNamespaces {
- public:
-  explicit OwnNamespaces(bool mounts)
-      : net_(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)),
-        mnt_(mounts ? open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC) : -1) {
-    if (net_ < 0 || (mounts && mnt_ < 0)) return;
-    if (unshare(CLONE_NEWNET | (mounts ? CLONE_NEWNS : 0)) != 0) return;
-    entered_ = true;
-    if (mounts) {
-      EXPECT_EQ(mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0);
-    }
-    const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    ifreq request{};
-    std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
-    EXPECT_EQ(ioctl(fd, SIOCGIFFLAGS, &request), 0);
-    request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP);
-    EXPECT_EQ(ioctl(fd, SIOCSIFFLAGS, &request), 0) << "cannot bring loopback up";
-    close(fd);
-  }
-  ~OwnNamespaces() {
-    if (entered_) {
-      EXPECT_EQ(setns(net_, CLONE_NEWNET), 0);
-      if (mnt_ >= 0) {
-        // Entering a mount namespace moves the working directory to its root: keep ours.
-        const int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        EXPECT_EQ(setns(mnt_, CLONE_NEWNS), 0);
-        if (cwd >= 0) (void)!fchdir(cwd);
-        if (cwd >= 0) close(cwd);
-      }
-    }
-    if (net_ >= 0) close(net_);
-    if (mnt_ >= 0) close(mnt_);
-  }
-  OwnNamespaces(const OwnNamespaces&) = delete;
-  OwnNamespaces& operator=(const OwnNamespaces&) = delete;
-
-  bool entered() const { return entered_; }
-
- private:
-  int net_;
-  int mnt_;
-  bool entered_ = false;
-};
-
-// A TCP listener on loopback, closed on scope exit: gives the recording something to record.
-class Listener {
- public:
-  Listener() : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
-    sockaddr_in loopback{};
-    loopback.sin_family = AF_INET;
-    loopback.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&loopback), sizeof(loopback)), 0);
-    EXPECT_EQ(listen(fd_, 4), 0);
-  }
-  ~Listener() { close(fd_); }
-  Listener(const Listener&) = delete;
-  Listener& operator=(const Listener&) = delete;
-
- private:
-  int fd_;
-};
 
 // A child process running `body` until it is killed (the destructor kills and reaps it).
 class Background {
@@ -206,13 +122,7 @@ void OpenListenersForever(int per_tick, size_t keep) {
     for (int i = 0; i < per_tick; ++i) {
       if (keep == 0 && open.size() >= 900) break;
       const int fd = socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in loopback{};
-      loopback.sin_family = AF_INET;
-      loopback.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&loopback), sizeof(loopback)) != 0 ||
-          listen(fd, 1) != 0) {
-        _exit(1);
-      }
+      if (fd < 0 || !BindTo(fd, AF_INET, "127.0.0.1", 0) || listen(fd, 1) != 0) _exit(1);
       open.push_back(fd);
       if (keep != 0 && open.size() > keep) {
         close(open.front());
@@ -221,126 +131,6 @@ void OpenListenersForever(int per_tick, size_t keep) {
     }
     usleep(50 * 1000);
   }
-}
-
-// `portwatch record` with args, running in the background with stderr in a file outside the
-// database's directory. The destructor kills it if it still runs; it dies with the test.
-class Recording {
- public:
-  Recording(const TempDir& dir, const std::vector<std::string>& args)
-      : err_path_(dir.path() + "/record" + std::to_string(count_++) + ".err") {
-    std::vector<std::string> argv = {PORTWATCH_BINARY, "record"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    pid_ = fork();
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      const int err = open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      const int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-      dup2(null, STDIN_FILENO);
-      dup2(null, STDOUT_FILENO);
-      dup2(err, STDERR_FILENO);
-      std::vector<char*> raw;
-      for (std::string& arg : argv) raw.push_back(arg.data());
-      raw.push_back(nullptr);
-      execv(raw[0], raw.data());
-      _exit(127);
-    }
-    EXPECT_GT(pid_, 0);
-  }
-  ~Recording() {
-    if (pid_ > 0 && !status_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  Recording(const Recording&) = delete;
-  Recording& operator=(const Recording&) = delete;
-
-  bool Running() {
-    int status = 0;
-    if (!status_ && waitpid(pid_, &status, WNOHANG) == pid_) status_ = status;
-    return !status_;
-  }
-  void Signal(int signal) const { kill(pid_, signal); }
-
-  // The wait status once it ends; kills it (and fails) if it runs past the timeout.
-  int WaitStatus(milliseconds timeout) {
-    if (!WaitFor([this] { return !Running(); }, timeout)) {
-      ADD_FAILURE() << "portwatch record still runs after " << timeout.count() << " ms";
-      kill(pid_, SIGKILL);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-      status_ = status;
-    }
-    return *status_;
-  }
-  // The exit code, or -1 when a signal ended it.
-  int Wait(milliseconds timeout) {
-    const int status = WaitStatus(timeout);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-
-  std::string Stderr() const { return ReadFile(err_path_); }
-
- private:
-  static inline int count_ = 0;
-  std::string err_path_;
-  pid_t pid_ = -1;
-  std::optional<int> status_;
-};
-
-// A SQLite connection of the test's own, closed on scope exit.
-class Sqlite {
- public:
-  Sqlite(const std::string& path, int flags) {
-    opened_ = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
-    if (db_ != nullptr) sqlite3_busy_timeout(db_, 2000);
-  }
-  ~Sqlite() { sqlite3_close_v2(db_); }
-  Sqlite(const Sqlite&) = delete;
-  Sqlite& operator=(const Sqlite&) = delete;
-
-  bool ok() const { return opened_ == SQLITE_OK; }
-  // Runs statements; the error message, or "" on success.
-  std::string Execute(const std::string& sql) {
-    char* message = nullptr;
-    const int code = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message);
-    std::string error = code == SQLITE_OK ? "" : (message ? message : sqlite3_errstr(code));
-    sqlite3_free(message);
-    return error;
-  }
-  // The first column of every row, as text; nullopt when the query fails.
-  std::optional<std::vector<std::string>> Column(const std::string& sql) {
-    sqlite3_stmt* statement = nullptr;
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &statement, nullptr) != SQLITE_OK) {
-      return std::nullopt;
-    }
-    std::vector<std::string> values;
-    int code = SQLITE_ROW;
-    while ((code = sqlite3_step(statement)) == SQLITE_ROW) {
-      const auto* text = sqlite3_column_text(statement, 0);
-      values.emplace_back(text ? reinterpret_cast<const char*>(text) : "");
-    }
-    sqlite3_finalize(statement);
-    if (code != SQLITE_DONE) return std::nullopt;
-    return values;
-  }
-
- private:
-  sqlite3* db_ = nullptr;
-  int opened_ = SQLITE_ERROR;
-};
-
-// The times of the samples (one per committed interval), read-only; empty while there are none.
-std::vector<int64_t> SampleTimes(const std::string& path) {
-  if (!std::filesystem::exists(path)) return {};
-  Sqlite db(path, SQLITE_OPEN_READONLY);
-  std::vector<int64_t> times;
-  for (const std::string& at : db.Column("SELECT at FROM samples WHERE resolution = 0 ORDER BY at")
-                                   .value_or(std::vector<std::string>())) {
-    times.push_back(std::stoll(at));
-  }
-  return times;
 }
 
 // PRAGMA integrity_check and foreign_key_check, read-only: "ok" for a sound database.
@@ -430,7 +220,7 @@ void RecordBriefly(const TempDir& dir, const std::string& db) {
 }
 
 TEST(RecordFailure, KillNineLeavesASoundDatabaseAndKeepsEveryCommittedInterval) {
-  OwnNamespaces own(false);
+  OwnNamespaces own(OwnNamespaces::Scope::kNetwork);
   TempDir dir;
   const std::string db = dir.path() + "/history.db";
   // Sockets opening and closing all the time, so that the kills land in the middle of writes.
@@ -479,7 +269,7 @@ TEST(RecordFailure, KillNineLeavesASoundDatabaseAndKeepsEveryCommittedInterval) 
 }
 
 TEST(RecordFailure, FullDiskIsReportedOnceAndWritingResumesWhenSpaceReturns) {
-  OwnNamespaces own(true);
+  OwnNamespaces own(OwnNamespaces::Scope::kNetworkAndMounts);
   if (!own.entered()) GTEST_SKIP() << "needs root for mount and network namespaces";
   TempDir dir;
   Tmpfs disk(dir.path() + "/fs", "size=600k");
@@ -489,7 +279,7 @@ TEST(RecordFailure, FullDiskIsReportedOnceAndWritingResumesWhenSpaceReturns) {
   std::ofstream(filler, std::ios::binary) << std::string(300 * 1024, 'x');
   ASSERT_EQ(std::filesystem::file_size(filler), 300u * 1024u);
   const std::string db = dir.path() + "/fs/history.db";
-  Listener listener;
+  const TestSocket something_to_record = Listen(AF_INET, "127.0.0.1");
   Background growth([] { OpenListenersForever(8, 0); });
 
   Recording record(dir, {"--db", db, "--interval", "100ms"});
@@ -549,8 +339,8 @@ void ExpectReadOnlyRefused(const TempDir& dir, const std::string& db) {
 }
 
 TEST(RecordFailure, ImmutableDatabaseFileIsReportedAndLeftIntact) {
-  OwnNamespaces own(false);
-  Listener listener;
+  OwnNamespaces own(OwnNamespaces::Scope::kNetwork);
+  const TestSocket something_to_record = Listen(AF_INET, "127.0.0.1");
   TempDir dir;
   const std::string db = dir.path() + "/history.db";
   RecordBriefly(dir, db);
@@ -560,9 +350,9 @@ TEST(RecordFailure, ImmutableDatabaseFileIsReportedAndLeftIntact) {
 }
 
 TEST(RecordFailure, DatabaseOnAReadOnlyFileSystemIsReportedAndLeftIntact) {
-  OwnNamespaces own(true);
+  OwnNamespaces own(OwnNamespaces::Scope::kNetworkAndMounts);
   if (!own.entered()) GTEST_SKIP() << "needs root for mount and network namespaces";
-  Listener listener;
+  const TestSocket something_to_record = Listen(AF_INET, "127.0.0.1");
   TempDir dir;
   Tmpfs disk(dir.path() + "/disk", "size=4m");
   ASSERT_TRUE(disk.mounted()) << "cannot mount a tmpfs: " << std::strerror(errno);
@@ -573,8 +363,8 @@ TEST(RecordFailure, DatabaseOnAReadOnlyFileSystemIsReportedAndLeftIntact) {
 }
 
 TEST(RecordFailure, LockHeldByAnotherProcessIsReportedOnceAndWritingResumes) {
-  OwnNamespaces own(false);
-  Listener listener;
+  OwnNamespaces own(OwnNamespaces::Scope::kNetwork);
+  const TestSocket something_to_record = Listen(AF_INET, "127.0.0.1");
   TempDir dir;
   const std::string db = dir.path() + "/history.db";
   Recording record(dir, {"--db", db, "--for", "7s", "--interval", "200ms"});

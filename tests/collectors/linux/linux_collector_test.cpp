@@ -1,12 +1,12 @@
 // Integration tests of the Linux collector against real sockets on this host.
 
 #include <arpa/inet.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <linux/if_ether.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,85 +16,21 @@
 #include <thread>
 
 #include "collectors/collector.h"
+#include "tests/support/sockets.h"
 #include "tests/support/subprocess.h"
 
 namespace portwatch::collectors {
 namespace {
 
+using portwatch::testing::Accept;
+using portwatch::testing::Bind;
 using portwatch::testing::ChildProcess;
-
-// A socket descriptor closed on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() { Reset(); }
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    Reset();
-    fd_ = std::exchange(other.fd_, -1);
-    return *this;
-  }
-  int get() const { return fd_; }
-  void Reset() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
-
-uint64_t InodeOf(const Fd& fd) {
-  struct stat info;
-  EXPECT_EQ(fstat(fd.get(), &info), 0);
-  return info.st_ino;
-}
-
-uint16_t PortOf(const Fd& fd) {
-  sockaddr_storage address{};
-  socklen_t length = sizeof(address);
-  EXPECT_EQ(getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length), 0);
-  if (address.ss_family == AF_INET) {
-    return ntohs(reinterpret_cast<sockaddr_in*>(&address)->sin_port);
-  }
-  return ntohs(reinterpret_cast<sockaddr_in6*>(&address)->sin6_port);
-}
-
-// Binds a socket of the given family and type to address:0 (an ephemeral port).
-Fd Bind(int family, int type, const char* address, bool v6only = false) {
-  Fd fd(socket(family, type | SOCK_CLOEXEC, 0));
-  EXPECT_GE(fd.get(), 0);
-  if (family == AF_INET) {
-    sockaddr_in in{};
-    in.sin_family = AF_INET;
-    inet_pton(AF_INET, address, &in.sin_addr);
-    EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&in), sizeof(in)), 0);
-  } else {
-    const int flag = v6only ? 1 : 0;
-    setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &flag, sizeof(flag));
-    sockaddr_in6 in6{};
-    in6.sin6_family = AF_INET6;
-    inet_pton(AF_INET6, address, &in6.sin6_addr);
-    EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&in6), sizeof(in6)), 0);
-  }
-  return fd;
-}
-
-Fd Listen(int family, const char* address, bool v6only = false) {
-  Fd fd = Bind(family, SOCK_STREAM, address, v6only);
-  EXPECT_EQ(listen(fd.get(), 16), 0);
-  return fd;
-}
-
-Fd ConnectLoopback(uint16_t port) {
-  Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in in{};
-  in.sin_family = AF_INET;
-  in.sin_port = htons(port);
-  in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(connect(fd.get(), reinterpret_cast<sockaddr*>(&in), sizeof(in)), 0);
-  return fd;
-}
+using portwatch::testing::ConnectLoopback;
+using portwatch::testing::Fd;
+using portwatch::testing::InodeOf;
+using portwatch::testing::Listen;
+using portwatch::testing::TestSocket;
+using ::testing::UnorderedElementsAre;
 
 Snapshot Collect(CollectorOptions options = {}) {
   Result<Snapshot> snapshot = MakeCollector(options)->Collect();
@@ -116,15 +52,15 @@ std::vector<int32_t> OwnerPids(const Snapshot& snapshot, const Socket& socket) {
 }
 
 TEST(LinuxCollector, FindsATcpListenerWithItsOwner) {
-  Fd listener = Listen(AF_INET, "127.0.0.1");
+  TestSocket listener = Listen(AF_INET, "127.0.0.1");
   const Snapshot snapshot = Collect();
-  const Socket* socket = FindInode(snapshot, InodeOf(listener));
+  const Socket* socket = FindInode(snapshot, listener.inode);
   ASSERT_NE(socket, nullptr);
   EXPECT_EQ(socket->protocol, Protocol::kTcp);
   EXPECT_EQ(socket->family, Family::kIpv4);
   EXPECT_EQ(socket->state, SocketState::kListen);
   EXPECT_EQ(socket->local.address, *Address::Parse("127.0.0.1"));
-  EXPECT_EQ(socket->local.port, PortOf(listener));
+  EXPECT_EQ(socket->local.port, listener.port);
   EXPECT_NE(socket->cookie, 0u);
   EXPECT_EQ(socket->uid, geteuid());
   EXPECT_EQ(socket->exposure, Exposure::kLoopback);
@@ -140,13 +76,13 @@ TEST(LinuxCollector, FindsATcpListenerWithItsOwner) {
 }
 
 TEST(LinuxCollector, TellsV6OnlyFromDualStackListeners) {
-  Fd v6only = Listen(AF_INET6, "::", true);
-  Fd dual = Listen(AF_INET6, "::", false);
-  Fd loopback6 = Listen(AF_INET6, "::1");
+  TestSocket v6only = Listen(AF_INET6, "::", true);
+  TestSocket dual = Listen(AF_INET6, "::", false);
+  TestSocket loopback6 = Listen(AF_INET6, "::1");
   const Snapshot snapshot = Collect();
-  const Socket* a = FindInode(snapshot, InodeOf(v6only));
-  const Socket* b = FindInode(snapshot, InodeOf(dual));
-  const Socket* c = FindInode(snapshot, InodeOf(loopback6));
+  const Socket* a = FindInode(snapshot, v6only.inode);
+  const Socket* b = FindInode(snapshot, dual.inode);
+  const Socket* c = FindInode(snapshot, loopback6.inode);
   ASSERT_TRUE(a && b && c);
   EXPECT_EQ(a->family, Family::kIpv6);
   EXPECT_TRUE(a->v6only);
@@ -154,43 +90,43 @@ TEST(LinuxCollector, TellsV6OnlyFromDualStackListeners) {
   EXPECT_EQ(a->exposure, Exposure::kAll);
   EXPECT_EQ(c->exposure, Exposure::kLoopback);
   EXPECT_EQ(c->local.address, *Address::Parse("::1"));
-  EXPECT_EQ(c->local.port, PortOf(loopback6));
+  EXPECT_EQ(c->local.port, loopback6.port);
 }
 
 TEST(LinuxCollector, FindsBothEndsOfAnEstablishedConnection) {
-  Fd listener = Listen(AF_INET, "127.0.0.1");
-  Fd client = ConnectLoopback(PortOf(listener));
-  Fd server(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  ASSERT_GE(server.get(), 0);
+  TestSocket listener = Listen(AF_INET, "127.0.0.1");
+  TestSocket client = ConnectLoopback(listener.port);
+  TestSocket server = Accept(listener);
+  ASSERT_GE(server.fd.get(), 0);
   const Snapshot snapshot = Collect();
-  const Socket* c = FindInode(snapshot, InodeOf(client));
-  const Socket* s = FindInode(snapshot, InodeOf(server));
+  const Socket* c = FindInode(snapshot, client.inode);
+  const Socket* s = FindInode(snapshot, server.inode);
   ASSERT_TRUE(c && s);
   EXPECT_EQ(c->state, SocketState::kEstablished);
   EXPECT_EQ(s->state, SocketState::kEstablished);
-  EXPECT_EQ(c->remote.port, PortOf(listener));
-  EXPECT_EQ(s->local.port, PortOf(listener));
+  EXPECT_EQ(c->remote.port, listener.port);
+  EXPECT_EQ(s->local.port, listener.port);
   EXPECT_EQ(s->remote.port, c->local.port);
   EXPECT_EQ(c->direction, Direction::kLocal);
-  EXPECT_EQ(c->service_port, PortOf(listener));
-  EXPECT_EQ(s->service_port, PortOf(listener));
+  EXPECT_EQ(c->service_port, listener.port);
+  EXPECT_EQ(s->service_port, listener.port);
   EXPECT_NE(c->cookie, s->cookie);
 }
 
 TEST(LinuxCollector, FindsUdpSockets) {
-  Fd bound = Bind(AF_INET, SOCK_DGRAM, "0.0.0.0");
-  Fd bound6 = Bind(AF_INET6, SOCK_DGRAM, "::1");
+  TestSocket bound = Bind(AF_INET, SOCK_DGRAM, "0.0.0.0");
+  TestSocket bound6 = Bind(AF_INET6, SOCK_DGRAM, "::1");
   const Snapshot snapshot = Collect();
-  const Socket* v4 = FindInode(snapshot, InodeOf(bound));
-  const Socket* v6 = FindInode(snapshot, InodeOf(bound6));
+  const Socket* v4 = FindInode(snapshot, bound.inode);
+  const Socket* v6 = FindInode(snapshot, bound6.inode);
   ASSERT_TRUE(v4 && v6);
   EXPECT_EQ(v4->protocol, Protocol::kUdp);
   EXPECT_EQ(v4->state, SocketState::kClose);
-  EXPECT_EQ(v4->local.port, PortOf(bound));
+  EXPECT_EQ(v4->local.port, bound.port);
   EXPECT_EQ(v4->exposure, Exposure::kAll);
   EXPECT_EQ(v4->direction, Direction::kListen);
   EXPECT_EQ(v6->family, Family::kIpv6);
-  EXPECT_EQ(v6->local.port, PortOf(bound6));
+  EXPECT_EQ(v6->local.port, bound6.port);
 }
 
 TEST(LinuxCollector, FindsRawAndPacketSocketsWithTheirOwner) {
@@ -215,45 +151,41 @@ TEST(LinuxCollector, FindsRawAndPacketSocketsWithTheirOwner) {
 
 TEST(LinuxCollector, NamesTheChildThatHoldsASocket) {
   // The listener is handed to a child and closed here, so only the child holds it.
-  Fd listener = Listen(AF_INET, "127.0.0.1");
-  const uint64_t inode = InodeOf(listener);
+  TestSocket listener = Listen(AF_INET, "127.0.0.1");
   ChildProcess child([] {});
-  listener.Reset();
+  listener.fd.Reset();
   const Snapshot snapshot = Collect();
-  const Socket* socket = FindInode(snapshot, inode);
+  const Socket* socket = FindInode(snapshot, listener.inode);
   ASSERT_NE(socket, nullptr);
   EXPECT_EQ(OwnerPids(snapshot, *socket), std::vector<int32_t>{child.pid()});
   EXPECT_EQ(snapshot.PrimaryOwner(*socket)->ppid, getpid());
 }
 
 TEST(LinuxCollector, KeepsEveryOwnerOfASharedSocketWithTheParentFirst) {
-  Fd listener = Listen(AF_INET, "127.0.0.1");
+  TestSocket listener = Listen(AF_INET, "127.0.0.1");
   ChildProcess child([] {});
   const Snapshot snapshot = Collect();
-  const Socket* socket = FindInode(snapshot, InodeOf(listener));
+  const Socket* socket = FindInode(snapshot, listener.inode);
   ASSERT_NE(socket, nullptr);
-  std::vector<int32_t> pids = OwnerPids(snapshot, *socket);
+  const std::vector<int32_t> pids = OwnerPids(snapshot, *socket);
   ASSERT_EQ(pids.size(), 2u);
   EXPECT_EQ(pids.front(), std::min(getpid(), child.pid()));
-  std::sort(pids.begin(), pids.end());
-  std::vector<int32_t> expected = {getpid(), child.pid()};
-  std::sort(expected.begin(), expected.end());
-  EXPECT_EQ(pids, expected);
+  EXPECT_THAT(pids, UnorderedElementsAre(getpid(), child.pid()));
 }
 
 TEST(LinuxCollector, TimeWaitSocketsAreKernelOwned) {
-  Fd listener = Listen(AF_INET, "127.0.0.1");
-  Fd client = ConnectLoopback(PortOf(listener));
-  Fd server(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  const uint16_t client_port = PortOf(client);
-  client.Reset();  // the active closer ends in TIME_WAIT
-  server.Reset();
+  TestSocket listener = Listen(AF_INET, "127.0.0.1");
+  TestSocket client = ConnectLoopback(listener.port);
+  TestSocket server = Accept(listener);
+  const uint16_t client_port = client.port;
+  client.fd.Reset();  // the active closer ends in TIME_WAIT
+  server.fd.Reset();
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   const Snapshot snapshot = Collect();
   const auto it =
       std::find_if(snapshot.sockets.begin(), snapshot.sockets.end(), [&](const Socket& s) {
         return s.protocol == Protocol::kTcp && s.local.port == client_port &&
-               s.remote.port == PortOf(listener);
+               s.remote.port == listener.port;
       });
   ASSERT_NE(it, snapshot.sockets.end());
   EXPECT_EQ(it->state, SocketState::kTimeWait);
@@ -263,16 +195,16 @@ TEST(LinuxCollector, TimeWaitSocketsAreKernelOwned) {
 }
 
 TEST(LinuxCollector, ProcFallbackSeesTheSameSockets) {
-  Fd listener = Listen(AF_INET, "127.0.0.1");
-  Fd listener6 = Listen(AF_INET6, "::1");
-  Fd udp = Bind(AF_INET, SOCK_DGRAM, "127.0.0.1");
+  TestSocket listener = Listen(AF_INET, "127.0.0.1");
+  TestSocket listener6 = Listen(AF_INET6, "::1");
+  TestSocket udp = Bind(AF_INET, SOCK_DGRAM, "127.0.0.1");
   CollectorOptions options;
   options.force_proc_fallback = true;
   const Snapshot fallback = Collect(options);
-  for (const Fd* fd : {&listener, &listener6, &udp}) {
-    const Socket* socket = FindInode(fallback, InodeOf(*fd));
+  for (const TestSocket* ours : {&listener, &listener6, &udp}) {
+    const Socket* socket = FindInode(fallback, ours->inode);
     ASSERT_NE(socket, nullptr);
-    EXPECT_EQ(socket->local.port, PortOf(*fd));
+    EXPECT_EQ(socket->local.port, ours->port);
     EXPECT_EQ(socket->cookie, 0u);  // /proc/net has no cookies
     EXPECT_EQ(OwnerPids(fallback, *socket), std::vector<int32_t>{getpid()});
   }
@@ -284,16 +216,16 @@ TEST(LinuxCollector, ProcFallbackSeesTheSameSockets) {
 }
 
 TEST(LinuxCollector, ProtocolSelectionSkipsOtherTables) {
-  Fd tcp = Listen(AF_INET, "127.0.0.1");
-  Fd udp = Bind(AF_INET, SOCK_DGRAM, "127.0.0.1");
+  TestSocket tcp = Listen(AF_INET, "127.0.0.1");
+  TestSocket udp = Bind(AF_INET, SOCK_DGRAM, "127.0.0.1");
   CollectorOptions options;
   options.tcp = false;
   options.raw = false;
   options.packet = false;
   options.owners = false;
   const Snapshot snapshot = Collect(options);
-  EXPECT_EQ(FindInode(snapshot, InodeOf(tcp)), nullptr);
-  const Socket* socket = FindInode(snapshot, InodeOf(udp));
+  EXPECT_EQ(FindInode(snapshot, tcp.inode), nullptr);
+  const Socket* socket = FindInode(snapshot, udp.inode);
   ASSERT_NE(socket, nullptr);
   EXPECT_EQ(socket->owner_status, OwnerStatus::kNotCollected);
   EXPECT_TRUE(snapshot.processes.empty());
@@ -301,7 +233,7 @@ TEST(LinuxCollector, ProtocolSelectionSkipsOtherTables) {
 }
 
 TEST(LinuxCollector, ReadsOnlyItsOwnNetworkNamespace) {
-  Fd here = Listen(AF_INET, "127.0.0.1");
+  TestSocket here = Listen(AF_INET, "127.0.0.1");
   const Snapshot outside = Collect();
   // A child in a new network namespace sees its own listener, and not ours.
   int report[2];
@@ -311,11 +243,11 @@ TEST(LinuxCollector, ReadsOnlyItsOwnNetworkNamespace) {
   if (child == 0) {
     close(report[0]);
     if (unshare(CLONE_NEWNET) != 0) _exit(10);
-    Fd inside = Listen(AF_INET, "0.0.0.0");
+    TestSocket inside = Listen(AF_INET, "0.0.0.0");
     Result<Snapshot> snapshot = MakeCollector({})->Collect();
     if (!snapshot.ok()) _exit(11);
-    const bool sees_own = FindInode(*snapshot, InodeOf(inside)) != nullptr;
-    const bool sees_ours = FindInode(*snapshot, InodeOf(here)) != nullptr;
+    const bool sees_own = FindInode(*snapshot, inside.inode) != nullptr;
+    const bool sees_ours = FindInode(*snapshot, here.inode) != nullptr;
     const uint64_t netns = snapshot->netns;
     (void)!write(report[1], &netns, sizeof(netns));
     _exit(sees_own && !sees_ours ? 0 : 12);
@@ -336,16 +268,15 @@ TEST(LinuxCollector, ReadsOnlyItsOwnNetworkNamespace) {
 
 TEST(LinuxCollector, UnprivilegedUsersGetNoPermissionNotAWrongAnswer) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to drop to another user";
-  Fd root_listener = Listen(AF_INET, "127.0.0.1");
-  const uint64_t inode = InodeOf(root_listener);
+  TestSocket root_listener = Listen(AF_INET, "127.0.0.1");
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    root_listener.Reset();  // only the (root) test process holds it now
+    root_listener.fd.Reset();  // only the (root) test process holds it now
     if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(10);
     Result<Snapshot> snapshot = MakeCollector({})->Collect();
     if (!snapshot.ok()) _exit(11);
-    const Socket* socket = FindInode(*snapshot, inode);
+    const Socket* socket = FindInode(*snapshot, root_listener.inode);
     if (socket == nullptr) _exit(12);
     if (socket->owner_status != OwnerStatus::kNoPermission) _exit(13);
     const bool warned = std::any_of(

@@ -22,26 +22,13 @@
 #include <vector>
 
 #include "collectors/collector.h"
+#include "tests/support/sockets.h"
 #include "tests/support/subprocess.h"
 
 namespace portwatch::collectors {
 namespace {
 
-// A socket descriptor closed on scope exit. Close-on-exec, so that `ss` does not inherit the
-// test's sockets and show itself as a second owner.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using portwatch::testing::Fd;
 
 sockaddr_storage Loopback(int family) {
   sockaddr_storage address{};
@@ -65,7 +52,8 @@ socklen_t LengthOf(const sockaddr_storage& address) {
 }
 
 // A socket bound to `address` with an ephemeral port (explicitly bound, so that no other
-// connection shares its port).
+// connection shares its port). Close-on-exec, like every socket here, so that `ss` does not inherit
+// the test's sockets and show itself as a second owner.
 Fd Bound(int type, const sockaddr_storage& address) {
   Fd fd(socket(address.ss_family, type | SOCK_CLOEXEC, 0));
   EXPECT_GE(fd.get(), 0) << std::strerror(errno);
