@@ -1679,10 +1679,10 @@ int main(int argc, char** argv) {
     fmt::format_to(
         out,
         "`MakeCollector({{}})->Collect()` (every protocol, with owners) while `conn_farm "
-        "{}` holds {} loopback connections: {} sockets in the snapshot, owned by {} "
-        "processes. One untimed warm-up pass, then {} timed.\n\n",
+        "{}` holds {} loopback connections: {} sockets in the snapshot, owned by {} {}. One "
+        "untimed warm-up pass, then {} timed.\n\n",
         options.conns, options.conns, collector.sockets, collector.processes,
-        collector.collect.count);
+        collector.processes == 1 ? "process" : "processes", collector.collect.count);
     fmt::format_to(out,
                    "| collector (ms) | median | p90 | p99 | max | runs |\n"
                    "|---|---:|---:|---:|---:|---:|\n| `Collect()` | {} |\n\n",
