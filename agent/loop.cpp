@@ -32,14 +32,19 @@ void Loop::Apply(const Config& config) {
   const std::string database = config_.database;
   config_ = config;
   config_.database = database;  // the open database stays until a restart
+  next_prune_ = {};             // new retention limits apply at the next interval
   // Wait at most a quarter interval for a lock held elsewhere: a locked database costs that
   // interval's write (folded into the next), not the loop's cadence.
   db_->SetBusyTimeout(std::min(config_.interval / 4, std::chrono::milliseconds(250)));
 }
 
 void Loop::Prune() {
+  constexpr auto kPruneEvery = std::chrono::minutes(1);
+  const auto started = std::chrono::steady_clock::now();
+  if (started < next_prune_) return;
+  next_prune_ = started + kPruneEvery;
   // Bounded so retention never delays the next snapshot by much.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+  const auto deadline = started + std::chrono::milliseconds(50);
   const int64_t now = store::ToMillis(std::chrono::system_clock::now());
   while (std::chrono::steady_clock::now() < deadline) {
     Result<store::PruneStats> pruned = store::PruneBatch(*db_, config_.retention, now);
@@ -49,6 +54,7 @@ void Loop::Prune() {
     }
     if (!pruned->more) return;
   }
+  next_prune_ = started;  // a backlog is left: go on next interval
 }
 
 LoopResult Loop::Run(SignalFlags& flags, std::optional<std::chrono::milliseconds> duration,

@@ -47,6 +47,8 @@ class Loop {
   std::unique_ptr<store::Database> db_;
   store::HistoryWriter writer_;
   bool checkpoint_failing_ = false;
+  // Retention runs once a minute, and every interval while it has a backlog.
+  std::chrono::steady_clock::time_point next_prune_{};
 };
 
 // Sets spdlog's level from a config's log_level name.

@@ -64,7 +64,8 @@ Result<HistoryWriter> HistoryWriter::Create(Database& db, WriterOptions options)
       "INSERT INTO listener_events(at, kind, socket_id) VALUES(?1, ?2, ?3)",
       "INSERT OR REPLACE INTO samples(resolution, at, sockets, tcp, udp, raw, packet, listeners, "
       "established, time_wait, remote_hosts) VALUES(0, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-      "INSERT OR REPLACE INTO keyframes(at, socket_ids) VALUES(?1, ?2)",
+      "INSERT OR REPLACE INTO keyframes(at, socket_ids, last_socket_id) "
+      "VALUES(?1, ?2, (SELECT COALESCE(max(id), 0) FROM sockets))",
       "SELECT s.id, s.cookie, s.proto, s.local_addr, s.local_port, s.remote_addr, s.remote_port, "
       "s.inode, s.protocol_number, s.direction = 1, COALESCE((SELECT c.state FROM state_changes c "
       "WHERE c.socket_id = s.id ORDER BY c.at DESC LIMIT 1), s.state) "

@@ -142,8 +142,9 @@ Result<std::optional<TimeRange>> RecordedRange(Database& db) {
 
 Result<History> StateAt(Database& db, int64_t at) {
   // 1. The newest keyframe at or before the moment.
-  Result<Statement> keyframe =
-      db.Prepare("SELECT at, socket_ids FROM keyframes WHERE at <= ?1 ORDER BY at DESC LIMIT 1");
+  Result<Statement> keyframe = db.Prepare(
+      "SELECT at, socket_ids, last_socket_id FROM keyframes WHERE at <= ?1 ORDER BY at DESC "
+      "LIMIT 1");
   if (!keyframe) return keyframe.error();
   keyframe->Bind(1, at);
   Result<bool> found = keyframe->Step();
@@ -160,17 +161,31 @@ Result<History> StateAt(Database& db, int64_t at) {
     return Error{fmt::format("{} holds no history yet", db.path())};
   }
   const int64_t keyframe_at = keyframe->Int(0);
+  const int64_t keyframe_last_id = keyframe->Int(2);
   std::optional<std::vector<int64_t>> ids = DecodeKeyframe(keyframe->Blob(1));
   if (!ids) return Error{fmt::format("{} has a corrupt keyframe at {}", db.path(), keyframe_at)};
 
-  // 2. Its sockets and those opened since, less those closed by the moment.
+  // 2. Every socket opened by the moment has an id at most the next keyframe's last id (0 on
+  //    keyframes from schema 1: unknown).
+  Result<Statement> next =
+      db.Prepare("SELECT last_socket_id FROM keyframes WHERE at > ?1 ORDER BY at LIMIT 1");
+  if (!next) return next.error();
+  next->Bind(1, at);
+  Result<bool> has_next = next->Step();
+  if (!has_next) return has_next.error();
+  const int64_t last_id = *has_next && next->Int(0) > 0 ? next->Int(0) : INT64_MAX;
+
+  // 3. The keyframe's sockets and those opened since, less those closed by the moment.
   const std::string json = JsonIds(*ids);
   return RunSocketQuery(
       db,
       "WHERE s.id IN (SELECT value FROM json_each(?1) UNION ALL "
-      "               SELECT id FROM sockets WHERE opened_at > ?2 AND opened_at <= ?3) "
+      "               SELECT id FROM sockets WHERE id > ?2 AND id <= ?4) "
       "AND s.opened_at <= ?3 AND (s.closed_at IS NULL OR s.closed_at > ?3) ORDER BY s.id",
-      [&](Statement& query) { query.Bind(1, json).Bind(2, keyframe_at).Bind(3, at); }, at);
+      [&](Statement& query) {
+        query.Bind(1, json).Bind(2, keyframe_last_id).Bind(3, at).Bind(4, last_id);
+      },
+      at);
 }
 
 Result<History> ConnectionsWith(Database& db, const Cidr& block, TimeRange range) {

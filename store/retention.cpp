@@ -51,22 +51,27 @@ Result<PruneStats> PruneBatch(Database& db, const RetentionPolicy& policy, int64
   const int64_t batch = policy.batch_rows;
 
   // 1. Sockets closed before the age limit, or the oldest closed ones while over the size limit.
+  //    Row ids are handed out in time order, so the oldest are the lowest ids, and a socket closed
+  //    before the cutoff has an id at most the first keyframe after the cutoff says. The newest
+  //    row always stays, so SQLite never hands out an id again.
   int64_t cutoff = now_ms - policy.max_age.count();
   const bool over_size = policy.max_bytes > 0 && DatabaseBytes(db) > policy.max_bytes;
   if (over_size) {
-    Result<int64_t> oldest =
-        QueryInt(db,
-                 "SELECT closed_at FROM sockets WHERE closed_at IS NOT NULL ORDER BY closed_at "
-                 "LIMIT 1 OFFSET ?1",
-                 batch);
+    Result<int64_t> oldest = QueryInt(db,
+                                      "SELECT max(closed_at) + 1 FROM (SELECT closed_at FROM "
+                                      "sockets WHERE closed_at IS NOT NULL ORDER BY id LIMIT ?1)",
+                                      batch);
     if (!oldest) return oldest.error();
     if (*oldest > cutoff) cutoff = *oldest;
   }
-  Result<int64_t> deleted =
-      RunCounting(db,
-                  "DELETE FROM sockets WHERE id IN (SELECT id FROM sockets WHERE closed_at < ?1 "
-                  "ORDER BY closed_at LIMIT ?2)",
-                  {cutoff, batch});
+  Result<int64_t> bound = QueryInt(
+      db, "SELECT last_socket_id FROM keyframes WHERE at >= ?1 ORDER BY at LIMIT 1", cutoff);
+  if (!bound) return bound.error();
+  Result<int64_t> deleted = RunCounting(
+      db,
+      "DELETE FROM sockets WHERE id IN (SELECT id FROM sockets WHERE id <= ?3 AND closed_at < ?1 "
+      "AND id < (SELECT max(id) FROM sockets) ORDER BY id LIMIT ?2)",
+      {cutoff, batch, *bound > 0 ? *bound : INT64_MAX});
   if (!deleted) return deleted.error();
   stats.sockets_deleted = *deleted;
 

@@ -68,7 +68,6 @@ TEST(Database, CreatesAFreshDatabase) {
   EXPECT_EQ(db->path(), path);
   EXPECT_EQ(Text(*db, "PRAGMA journal_mode"), "wal");
   EXPECT_EQ(QueryInt(*db, "PRAGMA application_id"), kPortwatchApplicationId);
-  EXPECT_EQ(QueryInt(*db, "PRAGMA user_version"), 1);
   EXPECT_EQ(QueryInt(*db, "PRAGMA user_version"), Database::kSchemaVersion);
   EXPECT_EQ(QueryInt(*db, "PRAGMA foreign_keys"), 1);
   for (const char* table : {"meta", "processes", "sockets", "state_changes", "keyframes",
@@ -100,7 +99,7 @@ TEST(Database, ReopensItsOwnDatabase) {
     Result<Database> again = Database::Open(path);
     ASSERT_TRUE(again.ok()) << again.error().message;
     EXPECT_EQ(Text(*again, "SELECT value FROM meta WHERE key = 'probe'"), "kept");
-    EXPECT_EQ(QueryInt(*again, "PRAGMA user_version"), 1);
+    EXPECT_EQ(QueryInt(*again, "PRAGMA user_version"), Database::kSchemaVersion);
   }
   Result<Database> read_only = Database::Open(path, Database::Mode::kReadOnly);
   ASSERT_TRUE(read_only.ok()) << read_only.error().message;

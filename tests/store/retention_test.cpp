@@ -153,6 +153,30 @@ TEST_F(RetentionTest, ShrinksADatabaseOverItsSizeLimit) {
   EXPECT_EQ(Count(*db_, "SELECT max(closed_at) FROM sockets"), kStart + 3000 * kMinute);
 }
 
+TEST_F(RetentionTest, KeepsTheNewestRowSoRowIdsStayInTimeOrder) {
+  // Point-in-time queries find sockets opened after a keyframe by row id, which only works while
+  // SQLite never hands out an id again: it would if the highest one were deleted.
+  WriteChurn(kStart, 5);
+  const int64_t newest = Count(*db_, "SELECT max(id) FROM sockets");
+  RetentionPolicy policy;
+  policy.max_age = std::chrono::minutes(1);
+  policy.max_bytes = 0;
+  const int64_t now = kStart + kDay;
+  Result<PruneStats> pruned = PruneBatch(*db_, policy, now);
+  ASSERT_TRUE(pruned.ok()) << pruned.error().message;
+  EXPECT_EQ(pruned->sockets_deleted, 4);
+  EXPECT_EQ(Count(*db_, "SELECT max(id) FROM sockets"), newest);
+
+  Result<HistoryWriter> writer = HistoryWriter::Create(*db_);
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE(writer->Write(At(now, {Connection(41000, 99)})).ok());
+  EXPECT_EQ(Count(*db_, "SELECT id FROM sockets WHERE cookie = 99"), newest + 1);
+  Result<History> state = StateAt(*db_, now);
+  ASSERT_TRUE(state.ok()) << state.error().message;
+  ASSERT_EQ(state->snapshot.sockets.size(), 1u);
+  EXPECT_EQ(state->snapshot.sockets[0].local.port, 41000);
+}
+
 TEST_F(RetentionTest, NothingToDoIsCheapAndSaysSo) {
   WriteChurn(kStart, 5);
   RetentionPolicy policy;
