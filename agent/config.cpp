@@ -6,85 +6,24 @@
 #include <set>
 
 #include "agent/cli/size_argument.h"
-#include "agent/cli/time_argument.h"
+#include "agent/yaml_reader.h"
 
 namespace portwatch::agent {
-
-namespace {
-
-// Collects problems as "FILE:LINE: message" so one run reports them all.
-class Problems {
- public:
-  explicit Problems(std::string file) : file_(std::move(file)) {}
-  void Add(const YAML::Node& node, const std::string& message) {
-    const int line = node.Mark().line >= 0 ? node.Mark().line + 1 : 0;
-    lines_.push_back(fmt::format("{}:{}: {}", file_, line, message));
-  }
-  bool empty() const { return lines_.empty(); }
-  std::string Joined() const { return fmt::format("{}", fmt::join(lines_, "\n")); }
-
- private:
-  std::string file_;
-  std::vector<std::string> lines_;
-};
-
-std::optional<std::string> Scalar(const YAML::Node& node, std::string_view key,
-                                  std::string_view expected, Problems& problems) {
-  if (!node.IsScalar()) {
-    problems.Add(node, fmt::format("{}: expected {}", key, expected));
-    return std::nullopt;
-  }
-  return node.Scalar();
-}
-
-void ReadDuration(const YAML::Node& node, std::string_view key, std::chrono::milliseconds& out,
-                  Problems& problems) {
-  std::optional<std::string> text = Scalar(node, key, "a duration such as 1s or 30d", problems);
-  if (!text) return;
-  Result<int64_t> parsed = ParseDuration(*text);
-  if (!parsed) {
-    problems.Add(node, fmt::format("{}: {}", key, parsed.error().message));
-    return;
-  }
-  out = std::chrono::milliseconds(*parsed);
-}
-
-// Every key of `map` must be in `known`.
-bool CheckKeys(const YAML::Node& map, std::string_view section, const std::set<std::string>& known,
-               Problems& problems) {
-  if (!map.IsMap()) {
-    problems.Add(map, fmt::format("{}: expected a mapping of keys to values", section));
-    return false;
-  }
-  for (const auto& entry : map) {
-    const std::string key = entry.first.Scalar();
-    if (!known.contains(key)) {
-      problems.Add(entry.first, fmt::format("unknown key '{}'{}; known keys: {}", key,
-                                            section.empty() ? "" : fmt::format(" in {}", section),
-                                            fmt::join(known, ", ")));
-    }
-  }
-  return true;
-}
-
-}  // namespace
 
 Config DefaultConfig() { return Config{}; }
 
 Result<Config> LoadConfig(const std::string& path) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    return Error{fmt::format("cannot read config {}: no such file or not readable", path)};
-  } catch (const YAML::ParserException& error) {
-    return Error{fmt::format("{}:{}: not valid YAML: {}", path, error.mark.line + 1, error.msg)};
-  }
+  Result<YAML::Node> loaded = LoadYamlFile(path, "config");
+  if (!loaded) return loaded.error();
+  const YAML::Node root = *loaded;
   Config config;
   config.source = path;
   if (root.IsNull()) return config;  // an empty file means the defaults
   Problems problems(path);
-  if (!CheckKeys(root, "", {"interval", "database", "log_level", "retention"}, problems)) {
+  if (!CheckKeys(root, "",
+                 {"interval", "database", "log_level", "retention", "rules", "baseline", "alerts",
+                  "events"},
+                 problems)) {
     return Error{problems.Joined()};
   }
   if (const YAML::Node node = root["interval"]) {
@@ -122,6 +61,43 @@ Result<Config> LoadConfig(const std::string& path) {
           }
         }
       }
+    }
+  }
+  if (const YAML::Node node = root["rules"]) {
+    // One path or a list of paths (files, or directories of *.yaml files).
+    const auto add = [&](const YAML::Node& item) {
+      if (auto text = Scalar(item, "rules", "a rules file or directory path", problems)) {
+        config.rules.push_back(*text);
+      }
+    };
+    if (node.IsSequence()) {
+      for (const YAML::Node& item : node) add(item);
+    } else {
+      add(node);
+    }
+  }
+  if (const YAML::Node node = root["baseline"]) {
+    if (CheckKeys(node, "baseline", {"path", "learn_for"}, problems)) {
+      if (const YAML::Node file = node["path"]) {
+        if (auto text = Scalar(file, "baseline.path", "a file path", problems)) {
+          config.baseline = *text;
+        }
+      }
+      if (const YAML::Node learn = node["learn_for"]) {
+        ReadDuration(learn, "baseline.learn_for", config.learn_for, problems);
+      }
+    }
+  }
+  if (const YAML::Node node = root["alerts"]) {
+    if (CheckKeys(node, "alerts", {"reopen_within"}, problems)) {
+      if (const YAML::Node within = node["reopen_within"]) {
+        ReadDuration(within, "alerts.reopen_within", config.reopen_within, problems);
+      }
+    }
+  }
+  if (const YAML::Node node = root["events"]) {
+    if (auto text = Scalar(node, "events", "a file path, or - for standard output", problems)) {
+      config.events = *text;
     }
   }
   if (!problems.empty()) return Error{problems.Joined()};

@@ -19,6 +19,16 @@ struct Config {
   std::string database;  // empty: the default path for this user
   std::string log_level = "info";
   store::RetentionPolicy retention;
+  // Rules files, or directories whose *.yaml files are read in name order; the built-in
+  // detectors run whatever this says.
+  std::vector<std::string> rules;
+  std::string baseline;  // empty: baseline.yaml beside the database
+  // With no baseline file, learn the listeners present for this long after the start (0: the
+  // first snapshot), then save them as the baseline.
+  std::chrono::milliseconds learn_for{0};
+  // An alert that resolves and comes back within this long reopens instead of starting anew.
+  std::chrono::milliseconds reopen_within{std::chrono::minutes(10)};
+  std::string events;  // JSON lines of listener and alert events: a file, "-" for stdout, or off
   std::string source = "built-in defaults";  // where it came from, for log lines
 };
 

@@ -11,13 +11,19 @@ namespace portwatch::agent {
 
 void ApplyLogLevel(const std::string& level) { spdlog::set_level(spdlog::level::from_str(level)); }
 
-Result<std::unique_ptr<Loop>> Loop::Create(const Config& config, const std::string& database) {
+Result<std::unique_ptr<Loop>> Loop::Create(const Config& config, const std::string& database,
+                                           bool rules) {
   Result<store::Database> db = store::Database::Open(database);
   if (!db) return db.error();
   auto owned = std::make_unique<store::Database>(std::move(db).value());
   Result<store::HistoryWriter> writer = store::HistoryWriter::Create(*owned);
   if (!writer) return writer.error();
   auto loop = std::unique_ptr<Loop>(new Loop(config, std::move(owned), std::move(writer).value()));
+  if (rules) {
+    Result<std::unique_ptr<RulesStage>> stage = RulesStage::Create(config, *loop->db_);
+    if (!stage) return stage.error();
+    loop->rules_ = std::move(stage).value();
+  }
   loop->Apply(config);
   return loop;
 }
@@ -36,6 +42,24 @@ void Loop::Apply(const Config& config) {
   // Wait at most a quarter interval for a lock held elsewhere: a locked database costs that
   // interval's write (folded into the next), not the loop's cadence.
   db_->SetBusyTimeout(std::min(config_.interval / 4, std::chrono::milliseconds(250)));
+}
+
+void Loop::Observe(const collectors::Snapshot& snapshot) {
+  if (!rules_) return;
+  Result<StageStats> observed = rules_->Observe(snapshot);
+  if (!observed) {
+    if (!rules_failing_) {
+      spdlog::error("cannot record alerts in {}: {}; retrying every interval", db_->path(),
+                    observed.error().message);
+    }
+    rules_failing_ = true;
+    return;
+  }
+  if (rules_failing_) spdlog::warn("recording alerts again");
+  rules_failing_ = false;
+  spdlog::debug(
+      "rules: {} findings, {} alert changes in {} us", observed->findings, observed->changes,
+      std::chrono::duration_cast<std::chrono::microseconds>(observed->rules_time).count());
 }
 
 void Loop::Prune() {
@@ -65,6 +89,10 @@ LoopResult Loop::Run(SignalFlags& flags, std::optional<std::chrono::milliseconds
   while (!flags.stop.load()) {
     if (flags.reload.exchange(false) && reload) {
       if (std::optional<Config> fresh = reload()) {
+        if (Result<void> reloaded = rules_ ? rules_->Reload(*fresh) : Ok(); !reloaded) {
+          spdlog::error("rules not reloaded, keeping the running ones: {}",
+                        reloaded.error().message);
+        }
         Apply(*fresh);
         ApplyLogLevel(fresh->log_level);
       }
@@ -80,6 +108,7 @@ LoopResult Loop::Run(SignalFlags& flags, std::optional<std::chrono::milliseconds
           "interval: {} sockets, {} opened, {} closed, {} changed in {} us",
           snapshot->sockets.size(), written->opened, written->closed, written->changed,
           std::chrono::duration_cast<std::chrono::microseconds>(snapshot->duration).count());
+      Observe(*snapshot);
       Prune();
       // A failed checkpoint loses nothing (the log keeps the data) and is retried every interval;
       // its usual cause, a full disk, is already reported by the write that fails next.

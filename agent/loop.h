@@ -1,4 +1,5 @@
-// Loop: the agent's cycle — collect a snapshot, write what changed, prune — every interval.
+// Loop: the agent's cycle — collect a snapshot, write what changed, run the rules, prune — every
+// interval.
 //
 // Owns the collector, the database connection and the history writer. A failed write is logged
 // once and folded into the next interval (see HistoryWriter); a failed collection ends the loop,
@@ -11,6 +12,7 @@
 #include <optional>
 
 #include "agent/config.h"
+#include "agent/rules_stage.h"
 #include "agent/signals.h"
 #include "collectors/collector.h"
 #include "store/database.h"
@@ -27,11 +29,13 @@ struct LoopResult {
 
 class Loop {
  public:
-  // Opens the database at `database` (already resolved from the config) and prepares the writer.
-  static Result<std::unique_ptr<Loop>> Create(const Config& config, const std::string& database);
+  // Opens the database at `database` (already resolved from the config) and prepares the writer;
+  // with `rules`, also the rules, the baseline and the alerts (the agent; `record` has none).
+  static Result<std::unique_ptr<Loop>> Create(const Config& config, const std::string& database,
+                                              bool rules = false);
 
   // Runs until flags.stop is set or `duration` has passed. On flags.reload, calls reload() and,
-  // when it returns a config, applies its interval, retention and log level.
+  // when it returns a config, applies its interval, retention, log level and rules.
   LoopResult Run(SignalFlags& flags, std::optional<std::chrono::milliseconds> duration,
                  const std::function<std::optional<Config>()>& reload = {});
 
@@ -40,13 +44,16 @@ class Loop {
 
  private:
   Loop(Config config, std::unique_ptr<store::Database> db, store::HistoryWriter writer);
+  void Observe(const collectors::Snapshot& snapshot);
   void Prune();
 
   Config config_;
   std::unique_ptr<collectors::Collector> collector_;
   std::unique_ptr<store::Database> db_;
   store::HistoryWriter writer_;
+  std::unique_ptr<RulesStage> rules_;  // null: history only
   bool checkpoint_failing_ = false;
+  bool rules_failing_ = false;
   // Retention runs once a minute, and every interval while it has a backlog.
   std::chrono::steady_clock::time_point next_prune_{};
 };

@@ -62,6 +62,9 @@ int main(int argc, char** argv) {
   portwatch::agent::AddWhoCommand(app, exit_code);
   portwatch::agent::AddRecordCommand(app, exit_code);
   portwatch::agent::AddHistoryCommand(app, exit_code);
+  portwatch::agent::AddRulesCommand(app, exit_code);
+  portwatch::agent::AddAlertsCommand(app, exit_code);
+  portwatch::agent::AddBaselineCommand(app, exit_code);
   try {
     app.parse_complete_callback([&verbosity] { ConfigureLogging(verbosity); });
     app.parse(argc, argv);

@@ -6,6 +6,7 @@
 // Collect from one thread at a time.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -33,5 +34,9 @@ class Collector {
 };
 
 std::unique_ptr<Collector> MakeCollector(const CollectorOptions& options);
+
+// The name of running process `pid` (its comm on Linux), or empty when there is no such process.
+// For the rules' parent conditions, which ask about processes that own no socket.
+std::string ProcessName(int32_t pid);
 
 }  // namespace portwatch::collectors

@@ -185,6 +185,35 @@ constexpr std::array kKnownServices = {
 
 }  // namespace
 
+namespace {
+
+// Tries every value of a small enum numbered from 0.
+template <typename Enum, typename Namer>
+std::optional<Enum> ParseName(std::string_view text, Namer name, int count) {
+  for (int value = 0; value < count; ++value) {
+    if (name(static_cast<Enum>(value)) == text) return static_cast<Enum>(value);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<Protocol> ParseProtocolName(std::string_view text) {
+  return ParseName<Protocol>(text, ProtocolName, 4);
+}
+std::optional<PortCategory> ParsePortCategoryName(std::string_view text) {
+  return ParseName<PortCategory>(text, PortCategoryName, 3);
+}
+std::optional<Exposure> ParseExposureName(std::string_view text) {
+  return ParseName<Exposure>(text, ExposureName, 4);
+}
+std::optional<Direction> ParseDirectionName(std::string_view text) {
+  return ParseName<Direction>(text, DirectionName, 5);
+}
+std::optional<AddressClass> ParseAddressClassName(std::string_view text) {
+  return ParseName<AddressClass>(text, AddressClassName, 5);
+}
+
 std::string_view ServiceName(uint16_t port, Protocol protocol) {
   if (protocol != Protocol::kTcp && protocol != Protocol::kUdp) return {};
   const uint8_t wanted = protocol == Protocol::kTcp ? kTcpOnly : kUdpOnly;

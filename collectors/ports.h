@@ -55,6 +55,14 @@ enum class AddressClass : uint8_t {
 AddressClass ClassifyAddress(const Address& address);
 std::string_view AddressClassName(AddressClass address_class);
 
+// The names above back to their values ("tcp", "all", "listen", "dynamic", "public"), exact
+// and lower-case; nullopt for anything else.
+std::optional<Protocol> ParseProtocolName(std::string_view text);
+std::optional<PortCategory> ParsePortCategoryName(std::string_view text);
+std::optional<Exposure> ParseExposureName(std::string_view text);
+std::optional<Direction> ParseDirectionName(std::string_view text);
+std::optional<AddressClass> ParseAddressClassName(std::string_view text);
+
 // The service usually found on a port: the built-in table first (names users expect, such as
 // "postgresql" and "redis"), then /etc/services. Empty when nothing is known.
 std::string_view ServiceName(uint16_t port, Protocol protocol);

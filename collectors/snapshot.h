@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -14,10 +15,26 @@
 
 namespace portwatch::collectors {
 
+// Facts about the host's network stack the rules need, read with each snapshot.
+struct HostNetwork {
+  // net.ipv4.ip_local_port_range: where the kernel picks ephemeral ports.
+  uint16_t ephemeral_first = 32768;
+  uint16_t ephemeral_last = 60999;
+  // net.ipv4.ip_unprivileged_port_start: ports below need CAP_NET_BIND_SERVICE.
+  uint16_t unprivileged_port_start = 1024;
+  // TcpExt counters since the namespace was created; nullopt where they cannot be read.
+  std::optional<uint64_t> listen_overflows;  // accept queue full
+  std::optional<uint64_t> listen_drops;      // SYNs dropped on a listener for any reason
+};
+
 struct Snapshot {
   std::chrono::system_clock::time_point taken_at;
   std::chrono::nanoseconds duration{0};  // how long the collection took
   uint64_t netns = 0;                    // network namespace the sockets were read from
+  HostNetwork host;
+  // The owners come from the collector's previous /proc scan: no process started or exited and
+  // no socket appeared since (see the Linux collector).
+  bool owners_reused = false;
 
   std::vector<Socket> sockets;
   std::vector<Process> processes;

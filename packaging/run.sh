@@ -1,6 +1,7 @@
 #!/bin/sh
-# Sets up portwatch and runs its main job: installs the build dependencies, builds, and prints a
-# snapshot of every socket on this host with its owner. Extra arguments go to `portwatch snapshot`.
+# Sets up portwatch and runs its main job: installs the build dependencies, builds, and starts the
+# agent in the foreground (history, rules and alerts; Ctrl-C stops it). Extra arguments go to
+# `portwatch agent` (for example --config packaging/portwatch.yaml).
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -11,4 +12,4 @@ fi
 packaging/install-deps.sh build
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DPORTWATCH_BUILD_TESTS=OFF >/dev/null
 cmake --build build/release -j "$(nproc)" --target portwatch >/dev/null
-exec build/release/portwatch snapshot "$@"
+exec build/release/portwatch agent "$@"

@@ -118,6 +118,50 @@ DROP INDEX sockets_opened;
 DROP INDEX sockets_closed;
 ALTER TABLE keyframes ADD COLUMN last_socket_id INTEGER NOT NULL DEFAULT 0;
 )sql",
+    R"sql(
+-- An alert: the findings of one or more rules about one subject (a key without pids, such as
+-- "listener tcp/31337 exposure=all program=/tmp/nc user=root"). While active, repeats bump count
+-- and last_seen; it resolves when no rule finds it any more, and reopens (count bumped) when it
+-- comes back soon after. Times are Unix milliseconds; evidence is the socket JSON of
+-- `portwatch snapshot --json`.
+CREATE TABLE alerts(
+  id INTEGER PRIMARY KEY,
+  fingerprint TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  kind INTEGER NOT NULL,      -- rules::SubjectKind
+  severity INTEGER NOT NULL,  -- rules::Severity, the highest of its reasons
+  status INTEGER NOT NULL,    -- 1 open, 2 acknowledged, 3 resolved
+  title TEXT NOT NULL,
+  reasons TEXT NOT NULL,      -- JSON array of {rule, severity, mitre, reason}
+  count INTEGER NOT NULL,
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  resolved_at INTEGER,
+  silenced_until INTEGER,
+  accepted INTEGER NOT NULL DEFAULT 0,
+  first_evidence TEXT NOT NULL,
+  last_evidence TEXT NOT NULL
+);
+CREATE INDEX alerts_fingerprint ON alerts(fingerprint, id);
+CREATE INDEX alerts_last_seen ON alerts(last_seen);
+
+-- What happened to each alert, in order: what notifications are made from.
+CREATE TABLE alert_events(
+  id INTEGER PRIMARY KEY,
+  alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+  at INTEGER NOT NULL,
+  kind INTEGER NOT NULL,  -- store::AlertEventKind
+  detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX alert_events_alert ON alert_events(alert_id);
+
+-- Subjects an operator accepted: never alerted on again.
+CREATE TABLE accepted_subjects(
+  subject TEXT PRIMARY KEY,
+  accepted_at INTEGER NOT NULL,
+  alert_id INTEGER
+) WITHOUT ROWID;
+)sql",
 };
 static_assert(std::size(kMigrations) == Database::kSchemaVersion,
               "one migration per schema version");

@@ -43,7 +43,7 @@ int RunAgent(const AgentFlags& flags) {
   }
   // The database is checked first, so nothing (not even a lock file) is left beside a file
   // that is not ours.
-  Result<std::unique_ptr<Loop>> loop = Loop::Create(config, config.database);
+  Result<std::unique_ptr<Loop>> loop = Loop::Create(config, config.database, /*rules=*/true);
   if (!loop) {
     fmt::print(stderr, "portwatch agent: {}\n", loop.error().message);
     return kExitFailure;

@@ -13,5 +13,8 @@ void AddWhoCommand(CLI::App& app, int& exit_code);
 void AddRecordCommand(CLI::App& app, int& exit_code);
 void AddHistoryCommand(CLI::App& app, int& exit_code);
 void AddAgentCommand(CLI::App& app, int& exit_code);
+void AddRulesCommand(CLI::App& app, int& exit_code);
+void AddAlertsCommand(CLI::App& app, int& exit_code);
+void AddBaselineCommand(CLI::App& app, int& exit_code);
 
 }  // namespace portwatch::agent

@@ -1,6 +1,7 @@
 // The Linux collector: sock_diag through libmnl, /proc/net fallbacks, owners from /proc/*/fd.
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -14,6 +15,7 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "collectors/collector.h"
 #include "collectors/derive.h"
@@ -63,30 +65,81 @@ class LinuxCollector final : public Collector {
     const size_t expected = ExpectedSockets();
     snapshot.sockets.reserve(expected);
 
-    // The fd scan and the netlink dumps are independent system-call-bound passes: run them side
-    // by side so the snapshot costs about the longer of the two, not their sum.
-    std::optional<Result<linux::OwnerScan>> scan;
-    std::thread scanner;
-    if (options_.owners) {
-      scanner = std::thread([this, &scan, expected] {
-        scan.emplace(linux::ScanSocketOwners(options_.proc_root, expected));
-      });
-    }
-    Result<void> sockets = CollectSockets(snapshot);
-    if (scanner.joinable()) scanner.join();
-    if (!sockets) return sockets.error();
-
-    if (options_.owners) {
-      if (!scan->ok()) return scan->error();
-      JoinOwners(scan->value(), snapshot);
+    if (!options_.owners) {
+      if (Result<void> sockets = CollectSockets(snapshot); !sockets) return sockets.error();
+    } else if (Result<void> owned = CollectWithOwners(snapshot, expected); !owned) {
+      return owned.error();
     }
     DeriveFields(snapshot);
+    ReadHostNetwork(snapshot.host);
     processes_.FinishPass();
     snapshot.duration = std::chrono::steady_clock::now() - started;
     return snapshot;
   }
 
  private:
+  // The owners from the last full /proc/*/fd scan, reused while nothing could have changed them:
+  // the same processes exist and every socket was already there at that scan. A socket passed
+  // between running processes (SCM_RIGHTS) or a shared one closed by one of its holders shows
+  // its new owners at the next full scan, at most kRescanEvery later.
+  struct OwnerCache {
+    linux::OwnerScan scan;
+    std::vector<int32_t> pids;  // sorted
+    std::unordered_set<uint64_t> inodes;
+    std::chrono::steady_clock::time_point taken;
+  };
+  static constexpr std::chrono::seconds kRescanEvery{30};
+
+  Result<void> CollectWithOwners(Snapshot& snapshot, size_t expected) {
+    std::vector<int32_t> pids = linux::ListPids(options_.proc_root);
+    const auto now = std::chrono::steady_clock::now();
+    if (cache_ && cache_->pids == pids && now - cache_->taken < kRescanEvery) {
+      // 1. Perhaps nothing changed: dump first, then see whether the last scan covers it.
+      if (Result<void> sockets = CollectSockets(snapshot); !sockets) return sockets.error();
+      const bool covered = std::all_of(
+          snapshot.sockets.begin(), snapshot.sockets.end(),
+          [this](const Socket& socket) { return cache_->inodes.contains(socket.inode); });
+      if (covered) {
+        snapshot.owners_reused = true;
+        JoinOwners(cache_->scan, snapshot);
+        return Ok();
+      }
+      Result<linux::OwnerScan> scan = linux::ScanSocketOwners(options_.proc_root, expected);
+      if (!scan) return scan.error();
+      Remember(std::move(scan).value(), std::move(pids), snapshot, now);
+      JoinOwners(cache_->scan, snapshot);
+      return Ok();
+    }
+    // 2. The fd scan and the netlink dumps are independent system-call-bound passes: run them
+    //    side by side so the snapshot costs about the longer of the two, not their sum.
+    std::optional<Result<linux::OwnerScan>> scan;
+    std::thread scanner([this, &scan, expected] {
+      scan.emplace(linux::ScanSocketOwners(options_.proc_root, expected));
+    });
+    Result<void> sockets = CollectSockets(snapshot);
+    scanner.join();
+    if (!sockets) return sockets.error();
+    if (!scan->ok()) return scan->error();
+    Remember(std::move(*scan).value(), std::move(pids), snapshot, now);
+    JoinOwners(cache_->scan, snapshot);
+    return Ok();
+  }
+
+  void Remember(linux::OwnerScan scan, std::vector<int32_t> pids, const Snapshot& snapshot,
+                std::chrono::steady_clock::time_point taken) {
+    cache_.emplace(OwnerCache{std::move(scan), std::move(pids), {}, taken});
+    cache_->inodes.reserve(snapshot.sockets.size());
+    for (const Socket& socket : snapshot.sockets) cache_->inodes.insert(socket.inode);
+  }
+
+  void ReadHostNetwork(HostNetwork& host) const {
+    linux::ParseHostNetwork(
+        ReadWholeFile(options_.proc_root + "/net/netstat").value_or(""),
+        ReadWholeFile(options_.proc_root + "/sys/net/ipv4/ip_local_port_range").value_or(""),
+        ReadWholeFile(options_.proc_root + "/sys/net/ipv4/ip_unprivileged_port_start").value_or(""),
+        host);
+  }
+
   // Sizes the snapshot's buffers once: growing them by doubling costs up to three times the
   // final size at the moment of the copy.
   size_t ExpectedSockets() const {
@@ -236,6 +289,7 @@ class LinuxCollector final : public Collector {
   linux::ProcessReader processes_;
   std::unique_ptr<linux::SockDiag> diag_;
   bool diag_unavailable_ = false;
+  std::optional<OwnerCache> cache_;
   uint64_t netns_ = 0;
   std::vector<std::string> fallbacks_logged_;
 };
@@ -244,6 +298,13 @@ class LinuxCollector final : public Collector {
 
 std::unique_ptr<Collector> MakeCollector(const CollectorOptions& options) {
   return std::make_unique<LinuxCollector>(options);
+}
+
+std::string ProcessName(int32_t pid) {
+  if (pid <= 0) return {};
+  std::string name = ReadWholeFile(fmt::format("/proc/{}/comm", pid)).value_or("");
+  if (!name.empty() && name.back() == '\n') name.pop_back();
+  return name;
 }
 
 }  // namespace portwatch::collectors

@@ -1,5 +1,6 @@
 #include "collectors/linux/proc_net_parser.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -146,6 +147,71 @@ Result<void> ParseProcNetTable(std::string_view text, Protocol protocol, Family 
   }
   if (line_number == 0) return Error{"empty /proc/net socket table"};
   return Ok();
+}
+
+}  // namespace portwatch::collectors::linux
+
+namespace portwatch::collectors::linux {
+
+namespace {
+
+// Splits on spaces and tabs, dropping empty fields.
+std::vector<std::string_view> Fields(std::string_view line) {
+  std::vector<std::string_view> fields;
+  size_t start = 0;
+  while (start < line.size()) {
+    const size_t end = line.find_first_of(" \t", start);
+    const size_t stop = end == std::string_view::npos ? line.size() : end;
+    if (stop > start) fields.push_back(line.substr(start, stop - start));
+    start = stop + 1;
+  }
+  return fields;
+}
+
+std::string_view Trimmed(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  return text;
+}
+
+}  // namespace
+
+void ParseHostNetwork(std::string_view netstat, std::string_view port_range,
+                      std::string_view unprivileged_port_start, HostNetwork& out) {
+  // 1. TcpExt: a line of names, then a line of values, in the same order.
+  std::vector<std::string_view> names;
+  while (!netstat.empty()) {
+    const size_t end = netstat.find('\n');
+    const std::string_view line = netstat.substr(0, end);
+    netstat = end == std::string_view::npos ? std::string_view() : netstat.substr(end + 1);
+    if (!line.starts_with("TcpExt:")) continue;
+    std::vector<std::string_view> fields = Fields(line.substr(7));
+    if (names.empty()) {
+      names = std::move(fields);
+      continue;
+    }
+    if (fields.size() != names.size()) break;
+    for (size_t i = 0; i < names.size(); ++i) {
+      uint64_t value = 0;
+      if (!ParseNumber(fields[i], value)) continue;
+      if (names[i] == "ListenOverflows") out.listen_overflows = value;
+      if (names[i] == "ListenDrops") out.listen_drops = value;
+    }
+    break;
+  }
+  // 2. "first<TAB>last".
+  const std::vector<std::string_view> range = Fields(Trimmed(port_range));
+  uint16_t first = 0;
+  uint16_t last = 0;
+  if (range.size() == 2 && ParseNumber(range[0], first) && ParseNumber(range[1], last) &&
+      first <= last) {
+    out.ephemeral_first = first;
+    out.ephemeral_last = last;
+  }
+  // 3. One number; the kernel allows 0 to 65536 (65536: even port 65535 needs privilege).
+  uint32_t start = 0;
+  if (ParseNumber(Trimmed(unprivileged_port_start), start)) {
+    out.unprivileged_port_start = static_cast<uint16_t>(std::min<uint32_t>(start, 65535));
+  }
 }
 
 }  // namespace portwatch::collectors::linux

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -42,6 +43,18 @@ uint64_t SocketInodeFromLink(std::string_view link) {
   const std::string_view digits = link.substr(kPrefix.size(), link.size() - kPrefix.size() - 1);
   uint64_t inode = 0;
   return ParseNumber(digits, inode) ? inode : 0;
+}
+
+std::vector<int32_t> ListPids(const std::string& proc_root) {
+  std::vector<int32_t> pids;
+  DirHandle proc(opendir(proc_root.c_str()));
+  if (!proc) return pids;
+  while (const dirent* entry = readdir(proc.get())) {
+    int32_t pid = 0;
+    if (ParsePid(entry->d_name, pid)) pids.push_back(pid);
+  }
+  std::sort(pids.begin(), pids.end());
+  return pids;
 }
 
 Result<OwnerScan> ScanSocketOwners(const std::string& proc_root, size_t expected_sockets) {

@@ -25,6 +25,9 @@ struct OwnerScan {
 // Fails only when the proc root itself cannot be read; a process that exits mid-scan is skipped.
 Result<OwnerScan> ScanSocketOwners(const std::string& proc_root, size_t expected_sockets = 1024);
 
+// The pids of every process (thread-group leaders: the numeric entries of the proc root), sorted.
+std::vector<int32_t> ListPids(const std::string& proc_root);
+
 // Parses a descriptor link target "socket:[12345]"; 0 for anything else.
 uint64_t SocketInodeFromLink(std::string_view link);
 

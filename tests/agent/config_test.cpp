@@ -29,6 +29,10 @@ TEST(Config, TheShippedExampleLoadsToTheDefaults) {
   EXPECT_EQ(config->log_level, defaults.log_level);
   EXPECT_EQ(config->retention.max_age, defaults.retention.max_age);
   EXPECT_EQ(config->retention.max_bytes, defaults.retention.max_bytes);
+  EXPECT_EQ(config->learn_for, defaults.learn_for);
+  EXPECT_EQ(config->reopen_within, defaults.reopen_within);
+  EXPECT_EQ(config->rules, defaults.rules);
+  EXPECT_EQ(config->events, defaults.events);
 }
 
 TEST(Config, ReadsEveryKey) {
@@ -39,9 +43,21 @@ TEST(Config, ReadsEveryKey) {
                                          "log_level: debug\n"
                                          "retention:\n"
                                          "  max_age: 7d\n"
-                                         "  max_size: 200M\n");
+                                         "  max_size: 200M\n"
+                                         "rules: [/etc/portwatch/rules.d, extra.yaml]\n"
+                                         "baseline:\n"
+                                         "  path: /srv/pw/baseline.yaml\n"
+                                         "  learn_for: 10m\n"
+                                         "alerts:\n"
+                                         "  reopen_within: 1h\n"
+                                         "events: \"-\"\n");
   Result<Config> config = LoadConfig(path);
   ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->rules, (std::vector<std::string>{"/etc/portwatch/rules.d", "extra.yaml"}));
+  EXPECT_EQ(config->baseline, "/srv/pw/baseline.yaml");
+  EXPECT_EQ(config->learn_for, std::chrono::minutes(10));
+  EXPECT_EQ(config->reopen_within, std::chrono::hours(1));
+  EXPECT_EQ(config->events, "-");
   EXPECT_EQ(config->interval, std::chrono::milliseconds(250));
   EXPECT_EQ(config->database, "/srv/pw/history.db");
   EXPECT_EQ(config->log_level, "debug");

@@ -22,9 +22,10 @@ int recordings_started = 0;  // numbers the stderr files
 
 }  // namespace
 
-Recording::Recording(const TempDir& dir, const std::vector<std::string>& args)
-    : err_path_(dir.path() + "/record" + std::to_string(recordings_started++) + ".err") {
-  std::vector<std::string> argv = {PORTWATCH_BINARY, "record"};
+Recording::Recording(const TempDir& dir, const std::vector<std::string>& args,
+                     const std::string& command)
+    : err_path_(dir.path() + "/" + command + std::to_string(recordings_started++) + ".err") {
+  std::vector<std::string> argv = {PORTWATCH_BINARY, command};
   argv.insert(argv.end(), args.begin(), args.end());
   pid_ = fork();
   if (pid_ == 0) {
@@ -60,7 +61,7 @@ void Recording::Signal(int signal) const { kill(pid_, signal); }
 
 int Recording::WaitStatus(std::chrono::milliseconds timeout) {
   if (!WaitFor([this] { return !Running(); }, timeout)) {
-    ADD_FAILURE() << "portwatch record still runs after " << timeout.count() << " ms";
+    ADD_FAILURE() << "portwatch still runs after " << timeout.count() << " ms";
     kill(pid_, SIGKILL);
     int status = 0;
     waitpid(pid_, &status, 0);

@@ -1,5 +1,5 @@
-// Recording: `portwatch record` running in the background while the test opens and closes
-// sockets, and the intervals it has committed to its database.
+// Recording: `portwatch record` (or `portwatch agent`) running in the background while the test
+// opens and closes sockets, and the intervals it has committed to its database.
 //
 // The recorder is a child of the test process and dies with it, even if the test crashes. Not
 // thread-safe: use a Recording from the test's own thread.
@@ -19,9 +19,10 @@ namespace portwatch::testing {
 
 class Recording {
  public:
-  // Starts `portwatch record args...` with stdin and stdout on /dev/null and stderr in a new file
-  // in dir (put the database elsewhere when the test compares the database's directory).
-  Recording(const TempDir& dir, const std::vector<std::string>& args);
+  // Starts `portwatch <command> args...` with stdin and stdout on /dev/null and stderr in a new
+  // file in dir (put the database elsewhere when the test compares the database's directory).
+  Recording(const TempDir& dir, const std::vector<std::string>& args,
+            const std::string& command = "record");
   // Kills the recorder if it still runs.
   ~Recording();
   Recording(const Recording&) = delete;

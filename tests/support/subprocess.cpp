@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 
 namespace portwatch::testing {
@@ -89,6 +91,34 @@ ChildProcess::ChildProcess(const std::function<void()>& body) {
   const ssize_t got = read(ready[0], &done, 1);
   close(ready[0]);
   if (got != 1) throw std::runtime_error("child process failed before it was ready");
+}
+
+std::unique_ptr<ChildProcess> ChildProcess::Exec(const std::vector<std::string>& argv,
+                                                 const std::vector<int>& inherited) {
+  // The pipe closes on a successful exec; a failed one writes its errno into it first.
+  int status[2];
+  if (pipe2(status, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  std::vector<char*> args;
+  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  std::unique_ptr<ChildProcess> child(new ChildProcess());
+  child->pid_ = fork();
+  if (child->pid_ < 0) throw std::runtime_error("fork failed");
+  if (child->pid_ == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    close(status[0]);
+    for (const int fd : inherited) fcntl(fd, F_SETFD, 0);
+    execv(args[0], args.data());
+    const int error = errno;
+    (void)!write(status[1], &error, sizeof(error));
+    _exit(127);
+  }
+  close(status[1]);
+  int error = 0;
+  const ssize_t got = read(status[0], &error, sizeof(error));
+  close(status[0]);
+  if (got > 0) throw std::runtime_error("cannot run " + argv[0] + ": " + std::strerror(error));
+  return child;
 }
 
 ChildProcess::~ChildProcess() {

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,9 +32,15 @@ class ChildProcess {
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
+  // Runs argv (no shell) in a child that keeps the `inherited` descriptors across the exec, so
+  // the program it runs holds them. Returns once the exec has happened; throws when it failed.
+  static std::unique_ptr<ChildProcess> Exec(const std::vector<std::string>& argv,
+                                            const std::vector<int>& inherited);
+
   pid_t pid() const { return pid_; }
 
  private:
+  ChildProcess() = default;
   pid_t pid_ = -1;
 };
 

@@ -298,5 +298,43 @@ TEST(LinuxCollector, ABadProcRootIsAClearError) {
   EXPECT_NE(snapshot.error().message.find("/nonexistent/proc"), std::string::npos);
 }
 
+TEST(LinuxCollector, ReusesTheOwnerScanOnlyWhileNothingChanged) {
+  // One collector, as the agent keeps: while no process starts or exits and no socket appears,
+  // the last /proc scan still tells the owners (other tests may start processes meanwhile, so a
+  // quiet moment is waited for).
+  std::unique_ptr<Collector> collector = MakeCollector({});
+  TestSocket listener = Listen(AF_INET, "127.0.0.1");
+  bool reused = false;
+  for (int attempt = 0; attempt < 100 && !reused; ++attempt) {
+    Result<Snapshot> first = collector->Collect();
+    Result<Snapshot> second = collector->Collect();
+    ASSERT_TRUE(first.ok() && second.ok());
+    reused = second->owners_reused;
+    const Socket* socket = FindInode(*second, listener.inode);
+    ASSERT_NE(socket, nullptr);
+    EXPECT_EQ(OwnerPids(*second, *socket), std::vector<int32_t>{getpid()});
+  }
+  EXPECT_TRUE(reused) << "no two snapshots in a row without a process starting or exiting";
+
+  // A new socket in a running process is not in the last scan: scanned again, owner found.
+  TestSocket fresh = Listen(AF_INET, "127.0.0.1");
+  Result<Snapshot> after_socket = collector->Collect();
+  ASSERT_TRUE(after_socket.ok());
+  EXPECT_FALSE(after_socket->owners_reused);
+  const Socket* socket = FindInode(*after_socket, fresh.inode);
+  ASSERT_NE(socket, nullptr);
+  EXPECT_EQ(OwnerPids(*after_socket, *socket), std::vector<int32_t>{getpid()});
+
+  // The listener handed to a new process: the process list changed, so its owner is the child.
+  ChildProcess child([] {});
+  listener.fd.Reset();
+  Result<Snapshot> after_child = collector->Collect();
+  ASSERT_TRUE(after_child.ok());
+  EXPECT_FALSE(after_child->owners_reused);
+  const Socket* handed = FindInode(*after_child, listener.inode);
+  ASSERT_NE(handed, nullptr);
+  EXPECT_EQ(OwnerPids(*after_child, *handed), std::vector<int32_t>{child.pid()});
+}
+
 }  // namespace
 }  // namespace portwatch::collectors

@@ -1,0 +1,198 @@
+#include "agent/rules/baseline.h"
+
+#include <fmt/format.h>
+#include <fnmatch.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "agent/rules/subject.h"
+#include "collectors/parse_number.h"
+#include "collectors/ports.h"
+
+namespace portwatch::agent::rules {
+
+namespace {
+
+using collectors::Protocol;
+
+bool ProgramMatches(const std::string& pattern, const collectors::Process* owner) {
+  if (pattern.empty()) return true;
+  if (owner == nullptr) return false;
+  const bool is_path = pattern.find('/') != std::string::npos;
+  const std::string& text = is_path ? owner->exe : owner->name;
+  return !text.empty() && fnmatch(pattern.c_str(), text.c_str(), 0) == 0;
+}
+
+bool EntryMatches(const BaselineEntry& entry, const collectors::Socket& socket,
+                  const collectors::Process* owner) {
+  if (entry.protocol && *entry.protocol != socket.protocol) return false;
+  if (entry.port && *entry.port != socket.local.port) return false;
+  if (entry.exposure && *entry.exposure != socket.exposure) return false;
+  if (!entry.user.empty() && (owner == nullptr || owner->user != entry.user)) return false;
+  return ProgramMatches(entry.program, owner);
+}
+
+}  // namespace
+
+BaselineEntry EntryFor(const collectors::Socket& socket, const collectors::Process* owner) {
+  BaselineEntry entry;
+  entry.program = owner ? ProgramOf(owner) : "";
+  entry.protocol = socket.protocol;
+  entry.port = socket.local.port;
+  entry.user = owner ? owner->user : "";
+  entry.exposure = socket.exposure;
+  return entry;
+}
+
+bool IsBaselineListener(const collectors::Socket& socket, const collectors::HostNetwork& host) {
+  if (socket.direction != collectors::Direction::kListen || !socket.HasPorts()) return false;
+  if (socket.protocol == Protocol::kUdp && socket.local.port >= host.ephemeral_first &&
+      socket.local.port <= host.ephemeral_last) {
+    return false;
+  }
+  return true;
+}
+
+bool Baseline::Allows(const collectors::Socket& socket, const collectors::Process* owner) const {
+  return std::any_of(entries_.begin(), entries_.end(), [&](const BaselineEntry& entry) {
+    return EntryMatches(entry, socket, owner);
+  });
+}
+
+int Baseline::Learn(const collectors::Snapshot& snapshot) {
+  int added = 0;
+  for (const collectors::Socket& socket : snapshot.sockets) {
+    if (!IsBaselineListener(socket, snapshot.host)) continue;
+    const collectors::Process* owner = snapshot.PrimaryOwner(socket);
+    if (Allows(socket, owner)) continue;
+    entries_.push_back(EntryFor(socket, owner));
+    ++added;
+  }
+  return added;
+}
+
+Result<Baseline> Baseline::Load(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    return Error{fmt::format("cannot read baseline {}: no such file or not readable", path)};
+  } catch (const YAML::ParserException& error) {
+    return Error{fmt::format("{}:{}: not valid YAML: {}", path, error.mark.line + 1, error.msg)};
+  }
+  Baseline baseline;
+  if (root.IsNull()) return baseline;
+  std::vector<std::string> problems;
+  const auto problem = [&](const YAML::Node& node, const std::string& message) {
+    problems.push_back(fmt::format("{}:{}: {}", path, node.Mark().line + 1, message));
+  };
+  if (!root.IsMap() || root.size() != 1 || !root["listeners"]) {
+    return Error{
+        fmt::format("{}:{}: expected one key, listeners: a list of {{program, protocol, "
+                    "port, user, exposure}} entries",
+                    path, root.Mark().line + 1)};
+  }
+  const YAML::Node listeners = root["listeners"];
+  if (!listeners.IsSequence() && !listeners.IsNull()) {
+    problem(listeners, "listeners: expected a list of entries");
+  }
+  for (const YAML::Node& item : listeners) {
+    if (!item.IsMap()) {
+      problem(item, "a listener entry is a mapping such as {program: sshd, port: 22}");
+      continue;
+    }
+    BaselineEntry entry;
+    for (const auto& field : item) {
+      const std::string key = field.first.Scalar();
+      const YAML::Node& value = field.second;
+      if (!value.IsScalar()) {
+        problem(value, fmt::format("{}: expected a single value", key));
+        continue;
+      }
+      const std::string& text = value.Scalar();
+      if (key == "program") {
+        entry.program = text;
+      } else if (key == "user") {
+        entry.user = text;
+      } else if (key == "protocol") {
+        entry.protocol = collectors::ParseProtocolName(text);
+        if (!entry.protocol ||
+            (*entry.protocol != Protocol::kTcp && *entry.protocol != Protocol::kUdp)) {
+          problem(value, fmt::format("protocol: '{}' is not tcp or udp", text));
+        }
+      } else if (key == "port") {
+        uint16_t port = 0;
+        if (collectors::ParseNumber(text, port)) {
+          entry.port = port;
+        } else {
+          problem(value, fmt::format("port: '{}' is not a port number (0-65535)", text));
+        }
+      } else if (key == "exposure") {
+        entry.exposure = collectors::ParseExposureName(text);
+        if (!entry.exposure) {
+          problem(value, fmt::format("exposure: '{}' is not one of loopback, address, all", text));
+        }
+      } else {
+        problem(field.first, fmt::format("unknown key '{}' in a listener entry; known keys: "
+                                         "program, protocol, port, user, exposure",
+                                         key));
+      }
+    }
+    baseline.entries_.push_back(std::move(entry));
+  }
+  if (!problems.empty()) return Error{fmt::format("{}", fmt::join(problems, "\n"))};
+  return baseline;
+}
+
+Result<void> Baseline::Save(const std::string& path, const std::string& comment) const {
+  YAML::Emitter out;
+  out << YAML::BeginMap << YAML::Key << "listeners" << YAML::Value << YAML::BeginSeq;
+  for (const BaselineEntry& entry : entries_) {
+    out << YAML::Flow << YAML::BeginMap;
+    if (!entry.program.empty()) out << YAML::Key << "program" << YAML::Value << entry.program;
+    if (entry.protocol) {
+      out << YAML::Key << "protocol" << YAML::Value
+          << std::string(collectors::ProtocolName(*entry.protocol));
+    }
+    if (entry.port) out << YAML::Key << "port" << YAML::Value << *entry.port;
+    if (!entry.user.empty()) out << YAML::Key << "user" << YAML::Value << entry.user;
+    if (entry.exposure) {
+      out << YAML::Key << "exposure" << YAML::Value
+          << std::string(collectors::ExposureName(*entry.exposure));
+    }
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq << YAML::EndMap;
+
+  // Written next to the target, then renamed over it: a reader never sees half a file.
+  const std::string temporary = fmt::format("{}.tmp.{}", path, getpid());
+  {
+    std::ofstream file(temporary, std::ios::trunc);
+    std::string header;
+    for (size_t start = 0; start < comment.size();) {
+      const size_t end = comment.find('\n', start);
+      header += fmt::format("# {}\n", comment.substr(start, end - start));
+      start = end == std::string::npos ? comment.size() : end + 1;
+    }
+    file << header << out.c_str() << "\n";
+    file.flush();
+    if (!file) {
+      std::remove(temporary.c_str());
+      return Error{fmt::format("cannot write {}: {}", temporary, std::strerror(errno))};
+    }
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    const int saved = errno;
+    std::remove(temporary.c_str());
+    return Error{fmt::format("cannot write {}: {}", path, std::strerror(saved))};
+  }
+  return Ok();
+}
+
+}  // namespace portwatch::agent::rules

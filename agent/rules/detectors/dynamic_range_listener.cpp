@@ -1,0 +1,47 @@
+// 2. A listener inside the ephemeral port range, where the kernel picks client ports and no
+//    service is assigned: a common hiding place for a backdoor.
+#include <fmt/format.h>
+
+#include "agent/rules/detectors/detectors.h"
+
+namespace portwatch::agent::rules {
+
+namespace {
+
+class DynamicRangeListener final : public Detector {
+ public:
+  explicit DynamicRangeListener(const DetectorsConfig& config)
+      : Detector("dynamic_range_listener", config.dynamic_range_listener),
+        udp_(config.dynamic_range_udp) {}
+
+  void Inspect(const DetectionInput& input, std::vector<Finding>& findings) override {
+    const collectors::Snapshot& snapshot = input.snapshot;
+    const collectors::HostNetwork& host = snapshot.host;
+    for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
+      const collectors::Socket& socket = snapshot.sockets[i];
+      if (socket.direction != collectors::Direction::kListen) continue;
+      if (socket.protocol != collectors::Protocol::kTcp &&
+          !(udp_ && socket.protocol == collectors::Protocol::kUdp)) {
+        continue;
+      }
+      const uint16_t port = socket.local.port;
+      if (port < host.ephemeral_first || port > host.ephemeral_last) continue;
+      AboutSocket(snapshot, i,
+                  fmt::format("port {} is in the ephemeral range {}-{} (ip_local_port_range), "
+                              "where no service is assigned",
+                              port, host.ephemeral_first, host.ephemeral_last),
+                  findings);
+    }
+  }
+
+ private:
+  bool udp_;
+};
+
+}  // namespace
+
+std::unique_ptr<Detector> MakeDynamicRangeListener(const DetectorsConfig& config) {
+  return std::make_unique<DynamicRangeListener>(config);
+}
+
+}  // namespace portwatch::agent::rules

@@ -1,0 +1,49 @@
+// Engine: runs the built-in detectors and the rules files' rules over each snapshot.
+//
+// Evaluate looks at the whole snapshot every interval (no socket is skipped because it was seen
+// before), so a finding lasts exactly as long as its condition; the AlertTracker turns that into
+// alerts that open, repeat and resolve. Exceptions and accepted subjects are applied here, so
+// every finding returned is meant. Not thread-safe: one thread runs it.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "agent/rules/baseline.h"
+#include "agent/rules/detector.h"
+#include "agent/rules/finding.h"
+#include "agent/rules/rule.h"
+
+namespace portwatch::agent::rules {
+
+class Engine {
+ public:
+  explicit Engine(const RuleSet& rules);
+  ~Engine();
+
+  // What unexpected_listener compares against; nullopt while there is none (being learned).
+  void SetBaseline(std::optional<Baseline> baseline) { baseline_ = std::move(baseline); }
+  const std::optional<Baseline>& baseline() const { return baseline_; }
+  // Subjects accepted by an operator: never reported again.
+  void SetAccepted(std::unordered_set<std::string> subjects) { accepted_ = std::move(subjects); }
+
+  std::vector<Finding> Evaluate(const collectors::Snapshot& snapshot, int64_t now_ms);
+
+  size_t detector_count() const { return detectors_.size(); }
+  size_t rule_count() const { return rules_.size(); }
+
+ private:
+  bool Excepted(const std::vector<Condition>& exceptions, const collectors::Snapshot& snapshot,
+                const Finding& finding, ConditionContext& context) const;
+
+  std::vector<Rule> rules_;  // enabled ones only
+  std::vector<std::unique_ptr<Detector>> detectors_;
+  std::optional<Baseline> baseline_;
+  std::unordered_set<std::string> accepted_;
+  std::optional<collectors::HostNetwork> previous_host_;
+};
+
+}  // namespace portwatch::agent::rules

@@ -1,0 +1,91 @@
+// Rules files: the user's own rules and changes to the built-in detectors, in YAML.
+//
+// LoadRules reads every file, in order, on top of DefaultDetectors(), and reports every problem in
+// every file at once, one per line: "FILE:LINE: KEY: 'VALUE' is not ...; use ...". Unknown keys,
+// keys given twice, missing required keys, values of the wrong form or type (a mapping where a
+// list is expected, ...) are all errors, so that a typo never silently weakens a rule. Nothing
+// is loaded unless everything is right. An empty file (or one holding only comments) is fine.
+//
+// The format (packaging/rules.d/example.yaml is a commented example):
+//
+//   lists:                  # named lists of values, used as "$name" in any list-valued field
+//     db_ports: [3306, 5432, "27017-27019"]
+//     trusted: [sshd, "nginx*"]
+//   rules:
+//     - id: db-exposed      # required; [a-z0-9][a-z0-9._-]*, unique across all the files
+//       description: A database listens on every interface     # required
+//       severity: high      # required; info, low, medium, high or critical
+//       mitre: T1190        # optional; an ATT&CK technique, T1234 or T1234.001
+//       enabled: true       # optional; true by default
+//       when:               # required; what the socket must match (at least one test)
+//         local_port: [$db_ports, 8000-8100]
+//         exposure: all
+//       except:             # optional; a condition or a list of them, each as `when`
+//         - process: [$trusted]
+//   detectors:              # optional; settings of the built-in detectors
+//     fan_out: {ports: 100, hosts: 50, window: 60s}
+//
+// Tests of a condition (all that are given must match; a test with several values matches any):
+//   protocol      tcp, udp, raw, packet
+//   state         a socket state: listen, established, syn-sent, time-wait, unconn, ...
+//   local_port    ports and ranges: 22, "8000-8100" (0-65535)
+//   remote_port   the same, for the peer's port
+//   exposure      loopback, address, all, none
+//   remote        the peer's address in these blocks: 10.0.0.0/8, 203.0.113.7, 2001:db8::/32
+//   local         the local address in these blocks
+//   direction     listen, inbound, outbound, local, none
+//   category      the local port's: well-known, registered, dynamic
+//   remote_class  loopback, private, public, multicast, none
+//   process       globs over the owning process's name (comm, at most 15 characters)
+//   exe           globs over its executable's path: "/tmp/*"
+//   user          user names
+//   uid           user ids
+//   parent        globs over its parent process's name
+// A single value may stand for a one-item list. "$name" in a list expands to the named list's
+// values, read as the field reads them. Lists are shared by all the files loaded together; a
+// name may be defined once, and a list may not use another list. Quote a glob that starts with
+// '*' ("*-server"): YAML reads an unquoted *name as an alias.
+//
+// Detectors (every key optional). Each takes enabled, severity, mitre and except (conditions
+// whose matches it ignores, added to any already given), plus its own settings:
+//   unexpected_listener, privileged_port, new_outbound   nothing more
+//   dynamic_range_listener   udp: true|false (also report unconnected UDP sockets)
+//   service_owner   owners: {PORT: [program globs]}; a port given replaces its built-in list
+//   sensitive_exposed, backdoor_port   ports: [...], added to the built-in ports
+//   suspicious_exe  dirs: [absolute directories], added to the built-in ones
+//   raw_socket      programs: [program globs], added to the built-in ones
+//   fan_out         ports: N, hosts: N (distinct remote ports or hosts), window: a duration
+//   syn_flood       syn_recv: N (half-open connections on one listener)
+// When several files set the same detector setting, the last file wins.
+//
+// Pure apart from reading the files; thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "agent/rules/rule.h"
+#include "collectors/result.h"
+
+namespace portwatch::agent::rules {
+
+// What one file contributed.
+struct RulesFileSummary {
+  std::string path;
+  size_t rules = 0;
+  size_t lists = 0;
+};
+
+struct LoadedRules {
+  RuleSet rule_set;
+  std::vector<RulesFileSummary> files;  // in the order given
+};
+
+// Loads `paths` in order. The Error holds every problem of every file, one per line.
+Result<RuleSet> LoadRules(const std::vector<std::string>& paths);
+
+// The same, with what each file contributed (for `portwatch rules check`).
+Result<LoadedRules> LoadRulesWithSummary(const std::vector<std::string>& paths);
+
+}  // namespace portwatch::agent::rules

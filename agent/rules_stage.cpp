@@ -1,0 +1,179 @@
+#include "agent/rules_stage.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "agent/rules/rules_loader.h"
+#include "store/alerts.h"
+#include "store/history_writer.h"
+#include "store/queries.h"
+
+namespace portwatch::agent {
+
+namespace {
+
+// Files as given, directories as their *.yaml and *.yml files in name order.
+Result<std::vector<std::string>> RuleFiles(const std::vector<std::string>& paths) {
+  std::vector<std::string> files;
+  for (const std::string& path : paths) {
+    std::error_code error;
+    if (!std::filesystem::is_directory(path, error)) {
+      files.push_back(path);  // a missing file is reported by the loader, with its name
+      continue;
+    }
+    std::vector<std::string> found;
+    for (const auto& entry : std::filesystem::directory_iterator(path, error)) {
+      const std::string extension = entry.path().extension().string();
+      if (entry.is_regular_file() && (extension == ".yaml" || extension == ".yml")) {
+        found.push_back(entry.path().string());
+      }
+    }
+    if (error)
+      return Error{fmt::format("cannot list rules directory {}: {}", path, error.message())};
+    std::sort(found.begin(), found.end());
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  return files;
+}
+
+std::string Reasons(const store::Alert& alert) {
+  nlohmann::json reasons = nlohmann::json::parse(alert.reasons, nullptr, false);
+  std::vector<std::string> parts;
+  if (reasons.is_array()) {
+    for (const auto& reason : reasons) {
+      parts.push_back(fmt::format("{} ({})", reason.value("reason", ""), reason.value("rule", "")));
+    }
+  }
+  return fmt::format("{}", fmt::join(parts, "; "));
+}
+
+}  // namespace
+
+std::string DefaultBaselinePath(const std::string& database) {
+  return (std::filesystem::path(database).parent_path() / "baseline.yaml").string();
+}
+
+Result<std::unique_ptr<RulesStage>> RulesStage::Create(const Config& config, store::Database& db) {
+  Result<AlertTracker> tracker = AlertTracker::Create(db, {config.reopen_within});
+  if (!tracker) return tracker.error();
+  auto stage = std::unique_ptr<RulesStage>(new RulesStage(db, std::move(tracker).value()));
+  if (Result<void> configured = stage->Configure(config); !configured) {
+    return configured.error();
+  }
+  return stage;
+}
+
+Result<void> RulesStage::Reload(const Config& config) { return Configure(config); }
+
+Result<void> RulesStage::Configure(const Config& config) {
+  // Everything is built first and swapped in at the end: a failure changes nothing.
+  Result<std::vector<std::string>> files = RuleFiles(config.rules);
+  if (!files) return files.error();
+  Result<rules::RuleSet> rule_set = rules::LoadRules(*files);
+  if (!rule_set) return rule_set.error();
+  auto engine = std::make_unique<rules::Engine>(*rule_set);
+
+  const std::string baseline_path =
+      config.baseline.empty() ? DefaultBaselinePath(db_->path()) : config.baseline;
+  std::optional<rules::Baseline> baseline;
+  if (std::filesystem::exists(baseline_path)) {
+    Result<rules::Baseline> loaded = rules::Baseline::Load(baseline_path);
+    if (!loaded) return loaded.error();
+    baseline = std::move(loaded).value();
+  }
+  Result<std::unordered_set<std::string>> accepted = store::AcceptedSubjects(*db_);
+  if (!accepted) return accepted.error();
+
+  std::unique_ptr<EventLog> events;
+  if (!config.events.empty() && (events_ == nullptr || events_->path() != config.events)) {
+    Result<std::unique_ptr<EventLog>> opened = EventLog::Open(config.events);
+    if (!opened) return opened.error();
+    events = std::move(opened).value();
+  }
+
+  if (baseline) {
+    engine->SetBaseline(std::move(baseline));
+    learning_.reset();
+  } else if (learning_) {
+    engine->SetBaseline(std::nullopt);  // still learning: carry on
+  } else {
+    learning_.emplace();
+    learn_until_ = 0;  // set by the first snapshot
+    learn_for_ = config.learn_for;
+    spdlog::info("no baseline at {}: learning the listeners present {}", baseline_path,
+                 config.learn_for.count() == 0
+                     ? std::string("at the start")
+                     : fmt::format("during the first {} s", config.learn_for.count() / 1000));
+  }
+  engine->SetAccepted(std::move(accepted).value());
+  spdlog::info("rules: {} detectors and {} rules from {} files", engine->detector_count(),
+               engine->rule_count(), files->size());
+  engine_ = std::move(engine);
+  baseline_path_ = baseline_path;
+  if (config.events.empty()) {
+    events_.reset();
+  } else if (events) {
+    events_ = std::move(events);
+  }
+  tracker_.set_reopen_within(config.reopen_within);
+  return Ok();
+}
+
+void RulesStage::Learn(const collectors::Snapshot& snapshot, int64_t now) {
+  if (learn_until_ == 0) learn_until_ = now + learn_for_.count();
+  const int added = learning_->Learn(snapshot);
+  if (added > 0) spdlog::debug("baseline: learned {} listeners", added);
+  if (now < learn_until_) return;
+  const std::string comment = fmt::format(
+      "portwatch baseline: the listeners expected on this host, learned by the agent.\n"
+      "Edit freely: an entry allows every listener matching all the fields it sets; a program\n"
+      "with a '/' is a glob over the executable's path, else over the process name.");
+  if (Result<void> saved = learning_->Save(baseline_path_, comment); !saved) {
+    spdlog::error("cannot save the baseline: {}; using it in memory", saved.error().message);
+  } else {
+    spdlog::info("baseline learned: {} listeners, saved to {}", learning_->entries().size(),
+                 baseline_path_);
+  }
+  engine_->SetBaseline(std::move(learning_));
+  learning_.reset();
+}
+
+Result<StageStats> RulesStage::Observe(const collectors::Snapshot& snapshot) {
+  StageStats stats;
+  const int64_t now = store::ToMillis(snapshot.taken_at);
+  // 1. What operators did meanwhile (acknowledged, silenced, accepted from the CLI).
+  Result<std::optional<std::unordered_set<std::string>>> refreshed = tracker_.Refresh();
+  if (!refreshed) return refreshed.error();
+  if (*refreshed) engine_->SetAccepted(std::move(**refreshed));
+  if (learning_) Learn(snapshot, now);
+
+  // 2. Rules, then alerts.
+  const auto started = std::chrono::steady_clock::now();
+  const std::vector<rules::Finding> findings = engine_->Evaluate(snapshot, now);
+  stats.rules_time = std::chrono::steady_clock::now() - started;
+  stats.findings = findings.size();
+  Result<std::vector<AlertChange>> changes = tracker_.Update(snapshot, findings, now);
+  if (!changes) return changes.error();
+  stats.changes = changes->size();
+  for (const AlertChange& change : *changes) {
+    const store::Alert& alert = change.alert;
+    spdlog::info("alert {} {} [{}] {}: {} (seen {} times)", alert.id,
+                 store::AlertEventKindName(change.kind),
+                 rules::SeverityName(static_cast<rules::Severity>(alert.severity)), alert.title,
+                 Reasons(alert), alert.count);
+  }
+
+  // 3. The events log.
+  if (events_) {
+    Result<store::ListenerEvents> listeners = store::ListenerEventsIn(*db_, {now, now});
+    if (listeners) events_->Write(*listeners);
+    events_->Write(*changes);
+  }
+  return stats;
+}
+
+}  // namespace portwatch::agent

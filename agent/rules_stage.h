@@ -1,0 +1,64 @@
+// RulesStage: the half of the agent's loop after the history is written — run the rules over
+// the snapshot, fold the findings into alerts, learn the baseline while there is none, and write
+// listener and alert events to the events log.
+//
+// Built from a Config; Reload swaps in new rules only when they all load (a broken file keeps
+// the running ones and says why). Runs on the loop's thread, on the loop's database connection;
+// not thread-safe.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "agent/alert_tracker.h"
+#include "agent/config.h"
+#include "agent/event_log.h"
+#include "agent/rules/baseline.h"
+#include "agent/rules/engine.h"
+#include "collectors/snapshot.h"
+#include "store/database.h"
+
+namespace portwatch::agent {
+
+struct StageStats {
+  size_t findings = 0;
+  size_t changes = 0;  // alert events written
+  std::chrono::nanoseconds rules_time{0};
+};
+
+class RulesStage {
+ public:
+  static Result<std::unique_ptr<RulesStage>> Create(const Config& config, store::Database& db);
+
+  // After the interval's history is written.
+  Result<StageStats> Observe(const collectors::Snapshot& snapshot);
+
+  // New rules, baseline and events settings; the old ones stay when the new ones do not load.
+  Result<void> Reload(const Config& config);
+
+  // Where the baseline is read from and saved to.
+  const std::string& baseline_path() const { return baseline_path_; }
+  size_t active_alerts() const { return tracker_.active_count(); }
+
+ private:
+  RulesStage(store::Database& db, AlertTracker tracker) : db_(&db), tracker_(std::move(tracker)) {}
+  Result<void> Configure(const Config& config);
+  void Learn(const collectors::Snapshot& snapshot, int64_t now);
+
+  store::Database* db_;
+  AlertTracker tracker_;
+  std::unique_ptr<rules::Engine> engine_;
+  std::unique_ptr<EventLog> events_;
+  std::string baseline_path_;
+  // While there is no baseline: what is being learned, and until when.
+  std::optional<rules::Baseline> learning_;
+  int64_t learn_until_ = 0;
+  std::chrono::milliseconds learn_for_{0};
+};
+
+// Where the baseline lives when the config does not say: beside the database.
+std::string DefaultBaselinePath(const std::string& database);
+
+}  // namespace portwatch::agent

@@ -1,0 +1,103 @@
+// End-to-end tests of `portwatch rules check`: the built binary on files in a temporary directory.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "agent/cli/exit_codes.h"
+#include "tests/support/portwatch_cli.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/temp_dir.h"
+
+namespace portwatch::agent {
+namespace {
+
+using portwatch::testing::CommandResult;
+using portwatch::testing::Describe;
+using portwatch::testing::Lines;
+using portwatch::testing::Portwatch;
+using portwatch::testing::TempDir;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+constexpr char kTwoRules[] =
+    "lists:\n"
+    "  shells: [bash, sh]\n"
+    "rules:\n"
+    "  - id: shell-out\n"
+    "    description: A shell connects out\n"
+    "    severity: high\n"
+    "    when: {process: $shells, direction: outbound}\n"
+    "  - id: old-rule\n"
+    "    description: Kept for later\n"
+    "    severity: low\n"
+    "    enabled: false\n"
+    "    when: {local_port: 8080}\n";
+
+TEST(RulesCheck, SaysWhatEachFileHolds) {
+  TempDir dir;
+  const std::string rules = dir.WriteFile("rules.yaml", kTwoRules);
+  const std::string lists = dir.WriteFile("lists.yaml", "lists:\n  web: [80, 443]\n");
+  const std::string empty = dir.WriteFile("empty.yaml", "");
+  const CommandResult result = Portwatch({"rules", "check", rules, lists, empty});
+  ASSERT_EQ(result.exit_code, kExitOk) << Describe(result);
+  EXPECT_THAT(Lines(result.out),
+              ElementsAre(rules + ": 2 rules, 1 list", lists + ": 0 rules, 1 list",
+                          empty + ": 0 rules, 0 lists", "OK: 2 rules (1 enabled) from 3 files"));
+  EXPECT_EQ(result.err, "");
+}
+
+TEST(RulesCheck, TheShippedExamplePasses) {
+  const CommandResult result = Portwatch(
+      {"rules", "check", std::string(PORTWATCH_SOURCE_DIR) + "/packaging/rules.d/example.yaml"});
+  ASSERT_EQ(result.exit_code, kExitOk) << Describe(result);
+  EXPECT_THAT(Lines(result.out), Contains("OK: 4 rules (3 enabled) from 1 file"));
+}
+
+TEST(RulesCheck, PrintsEveryProblemAndExitsWithTheUsageCode) {
+  TempDir dir;
+  const std::string good = dir.WriteFile("good.yaml", kTwoRules);
+  const std::string bad = dir.WriteFile("bad.yaml",
+                                        "rules:\n"
+                                        "  - id: shell-out\n"
+                                        "    description: Again\n"
+                                        "    severity: loud\n"
+                                        "    when: {local_port: 70000}\n");
+  const CommandResult result = Portwatch({"rules", "check", good, bad});
+  EXPECT_EQ(result.exit_code, kExitUsage) << Describe(result);
+  EXPECT_EQ(result.out, "");
+  EXPECT_THAT(Lines(result.err),
+              ElementsAre(StartsWith(bad +
+                                     ":2: rule 'shell-out': the id 'shell-out' is already "
+                                     "used by the rule at " +
+                                     good + ":4"),
+                          StartsWith(bad + ":4: rule 'shell-out' severity: 'loud' is not a "
+                                           "severity"),
+                          StartsWith(bad + ":5: rule 'shell-out' when.local_port: '70000' is out "
+                                           "of range")));
+}
+
+TEST(RulesCheck, AMissingFileIsOneLine) {
+  TempDir dir;
+  const std::string missing = dir.path() + "/nope.yaml";
+  const CommandResult result = Portwatch({"rules", "check", missing});
+  EXPECT_EQ(result.exit_code, kExitUsage) << Describe(result);
+  EXPECT_THAT(Lines(result.err),
+              ElementsAre("cannot read rules file " + missing + ": no such file or not readable"));
+}
+
+TEST(RulesCheck, NeedsAtLeastOneFile) {
+  const CommandResult check = Portwatch({"rules", "check"});
+  EXPECT_EQ(check.exit_code, kExitUsage) << Describe(check);
+  EXPECT_THAT(check.err, HasSubstr("files is required"));
+
+  const CommandResult rules = Portwatch({"rules"});
+  EXPECT_EQ(rules.exit_code, kExitUsage) << Describe(rules);
+}
+
+}  // namespace
+}  // namespace portwatch::agent
