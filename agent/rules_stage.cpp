@@ -16,30 +16,6 @@ namespace portwatch::agent {
 
 namespace {
 
-// Files as given, directories as their *.yaml and *.yml files in name order.
-Result<std::vector<std::string>> RuleFiles(const std::vector<std::string>& paths) {
-  std::vector<std::string> files;
-  for (const std::string& path : paths) {
-    std::error_code error;
-    if (!std::filesystem::is_directory(path, error)) {
-      files.push_back(path);  // a missing file is reported by the loader, with its name
-      continue;
-    }
-    std::vector<std::string> found;
-    for (const auto& entry : std::filesystem::directory_iterator(path, error)) {
-      const std::string extension = entry.path().extension().string();
-      if (entry.is_regular_file() && (extension == ".yaml" || extension == ".yml")) {
-        found.push_back(entry.path().string());
-      }
-    }
-    if (error)
-      return Error{fmt::format("cannot list rules directory {}: {}", path, error.message())};
-    std::sort(found.begin(), found.end());
-    files.insert(files.end(), found.begin(), found.end());
-  }
-  return files;
-}
-
 std::string Reasons(const store::Alert& alert) {
   nlohmann::json reasons = nlohmann::json::parse(alert.reasons, nullptr, false);
   std::vector<std::string> parts;
@@ -71,7 +47,7 @@ Result<void> RulesStage::Reload(const Config& config) { return Configure(config)
 
 Result<void> RulesStage::Configure(const Config& config) {
   // Everything is built first and swapped in at the end: a failure changes nothing.
-  Result<std::vector<std::string>> files = RuleFiles(config.rules);
+  Result<std::vector<std::string>> files = rules::ExpandRulePaths(config.rules);
   if (!files) return files.error();
   Result<rules::RuleSet> rule_set = rules::LoadRules(*files);
   if (!rule_set) return rule_set.error();

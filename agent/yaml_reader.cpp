@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <numeric>
 
@@ -47,6 +48,10 @@ void Problems::SortByLine() {
 }
 
 Result<YAML::Node> LoadYamlFile(const std::string& path, std::string_view what) {
+  std::error_code not_found;
+  if (std::filesystem::is_directory(path, not_found)) {
+    return Error{fmt::format("cannot read {} {}: it is a directory, not a file", what, path)};
+  }
   try {
     return YAML::LoadFile(path);
   } catch (const YAML::BadFile&) {

@@ -29,7 +29,12 @@ std::string Count(size_t count, std::string_view noun) {
 }
 
 int RunRulesCheck(const RulesCheckFlags& flags) {
-  Result<rules::LoadedRules> loaded = rules::LoadRulesWithSummary(flags.files);
+  Result<std::vector<std::string>> files = rules::ExpandRulePaths(flags.files);
+  if (!files) {
+    fmt::print(stderr, "portwatch rules check: {}\n", files.error().message);
+    return kExitUsage;
+  }
+  Result<rules::LoadedRules> loaded = rules::LoadRulesWithSummary(*files);
   if (!loaded) {
     fmt::print(stderr, "{}\n", loaded.error().message);
     return kExitUsage;
@@ -53,7 +58,10 @@ void AddRulesCommand(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<RulesCheckFlags>();
   CLI::App* check = rules->add_subcommand(
       "check", "Check rules files as the agent would load them, and say what they hold");
-  check->add_option("files", flags->files, "Rules files (YAML), checked together")->required();
+  check
+      ->add_option("files", flags->files,
+                   "Rules files (YAML) or directories of them, checked together")
+      ->required();
   check->footer(
       "Exit status: 0 when every file loads, 2 when a file is missing or has problems (each "
       "printed on stderr as FILE:LINE: message).");

@@ -890,6 +890,29 @@ Result<LoadedRules> LoadRulesWithSummary(const std::vector<std::string>& paths) 
   return Loader(paths).Load();
 }
 
+Result<std::vector<std::string>> ExpandRulePaths(const std::vector<std::string>& paths) {
+  std::vector<std::string> files;
+  for (const std::string& path : paths) {
+    std::error_code error;
+    if (!std::filesystem::is_directory(path, error)) {
+      files.push_back(path);  // a missing file is reported by the loader, with its name
+      continue;
+    }
+    std::vector<std::string> found;
+    for (const auto& entry : std::filesystem::directory_iterator(path, error)) {
+      const std::string extension = entry.path().extension().string();
+      if (entry.is_regular_file() && (extension == ".yaml" || extension == ".yml")) {
+        found.push_back(entry.path().string());
+      }
+    }
+    if (error)
+      return Error{fmt::format("cannot list rules directory {}: {}", path, error.message())};
+    std::sort(found.begin(), found.end());
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  return files;
+}
+
 Result<RuleSet> LoadRules(const std::vector<std::string>& paths) {
   Result<LoadedRules> loaded = LoadRulesWithSummary(paths);
   if (!loaded) return loaded.error();

@@ -82,6 +82,10 @@ struct LoadedRules {
   std::vector<RulesFileSummary> files;  // in the order given
 };
 
+// Files as given, directories as their *.yaml and *.yml files in name order; an error only when a
+// directory cannot be listed (a missing file is the loader's to report, with its name).
+Result<std::vector<std::string>> ExpandRulePaths(const std::vector<std::string>& paths);
+
 // Loads `paths` in order. The Error holds every problem of every file, one per line.
 Result<RuleSet> LoadRules(const std::vector<std::string>& paths);
 

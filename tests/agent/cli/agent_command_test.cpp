@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <nlohmann/json.hpp>
@@ -15,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/sockets.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
@@ -156,6 +158,33 @@ TEST(AgentCommand, SighupWithABrokenConfigKeepsTheRunningOne) {
   EXPECT_TRUE(agent.WaitForLog("config reloaded", std::chrono::seconds(2))) << agent.Log();
   // debug level now shows each interval.
   EXPECT_TRUE(agent.WaitForLog("interval:", std::chrono::seconds(2))) << agent.Log();
+}
+
+TEST(AgentCommand, SighupReloadsTheRulesAndABrokenRulesFileKeepsTheRunningOnes) {
+  TempDir dir;
+  const std::string db = dir.path() + "/history.db";
+  const std::string rules = dir.WriteFile("rules.yaml", "");
+  const std::string config =
+      dir.WriteFile("portwatch.yaml", "interval: 200ms\nrules: [" + rules + "]\n");
+  AgentProcess agent(dir, {"--config", config, "--db", db});
+  ASSERT_TRUE(agent.WaitForLog("agent started", std::chrono::seconds(5))) << agent.Log();
+
+  dir.WriteFile("rules.yaml", "rules:\n  - id: Not An Id\n");
+  ASSERT_EQ(kill(agent.pid(), SIGHUP), 0);
+  ASSERT_TRUE(agent.WaitForLog("rules not reloaded", std::chrono::seconds(2))) << agent.Log();
+  EXPECT_THAT(agent.Log(), HasSubstr(rules + ":2:"));
+  EXPECT_TRUE(agent.Running());
+
+  // A good file: its rule runs from the next interval on.
+  portwatch::testing::TestSocket listener = portwatch::testing::Listen(AF_INET, "127.0.0.1");
+  dir.WriteFile("rules.yaml",
+                "rules:\n  - id: test-port\n    description: the test's port\n"
+                "    severity: critical\n    when: {local_port: " +
+                    std::to_string(listener.port) + ", direction: listen}\n");
+  ASSERT_EQ(kill(agent.pid(), SIGHUP), 0);
+  ASSERT_TRUE(agent.WaitForLog("1 rules from 1 files", std::chrono::seconds(2))) << agent.Log();
+  EXPECT_TRUE(agent.WaitForLog("[critical]", std::chrono::seconds(3))) << agent.Log();
+  EXPECT_THAT(agent.Log(), HasSubstr("the test's port (test-port)"));
 }
 
 TEST(AgentCommand, ABadConfigAtStartIsAnErrorNamingFileAndLine) {

@@ -51,6 +51,18 @@ TEST(RulesCheck, SaysWhatEachFileHolds) {
   EXPECT_EQ(result.err, "");
 }
 
+TEST(RulesCheck, ADirectoryMeansItsYamlFilesInNameOrder) {
+  TempDir dir;
+  const std::string second = dir.WriteFile("rules.d/20-more.yml", "lists:\n  web: [80, 443]\n");
+  const std::string first = dir.WriteFile("rules.d/10-rules.yaml", kTwoRules);
+  dir.WriteFile("rules.d/README.txt", "not a rules file");
+  const CommandResult result = Portwatch({"rules", "check", dir.path() + "/rules.d"});
+  ASSERT_EQ(result.exit_code, kExitOk) << Describe(result);
+  EXPECT_THAT(Lines(result.out),
+              ElementsAre(first + ": 2 rules, 1 list", second + ": 0 rules, 1 list",
+                          "OK: 2 rules (1 enabled) from 2 files"));
+}
+
 TEST(RulesCheck, TheShippedExamplePasses) {
   const CommandResult result = Portwatch(
       {"rules", "check", std::string(PORTWATCH_SOURCE_DIR) + "/packaging/rules.d/example.yaml"});
