@@ -113,7 +113,16 @@ Result<PruneStats> PruneBatch(Database& db, const RetentionPolicy& policy, int64
     stats.samples_folded = *removed;
   }
 
-  // 4. Processes no socket refers to any more.
+  // 4. Alerts resolved before the age limit, with their events.
+  Result<int64_t> alerts = RunCounting(
+      db,
+      "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE status = 3 AND resolved_at < "
+      "?1 LIMIT ?2)",
+      {now_ms - policy.max_age.count(), batch});
+  if (!alerts) return alerts.error();
+  stats.alerts_deleted = *alerts;
+
+  // 5. Processes no socket refers to any more.
   Result<int64_t> processes = RunCounting(
       db,
       "DELETE FROM processes WHERE id IN (SELECT p.id FROM processes p WHERE p.first_seen < ?1 "
@@ -128,7 +137,8 @@ Result<PruneStats> PruneBatch(Database& db, const RetentionPolicy& policy, int64
     (void)db.Execute("PRAGMA incremental_vacuum(256)");
   }
   stats.more = stats.sockets_deleted == batch || stats.processes_deleted == batch ||
-               (stats.samples_folded > 0) || (over_size && stats.sockets_deleted > 0);
+               stats.alerts_deleted == batch || (stats.samples_folded > 0) ||
+               (over_size && stats.sockets_deleted > 0);
   return stats;
 }
 

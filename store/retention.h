@@ -3,7 +3,8 @@
 // PruneBatch does at most one batch of work in one short transaction and says whether more is
 // left, so the caller can run it between intervals without ever stalling the writer. Old per-
 // interval samples are folded into one-minute samples (the maximum of each count) instead of being
-// dropped. Not thread-safe: call it on the writer's thread and connection.
+// dropped. Alerts go when they resolved before the age limit; open ones stay however old. Not
+// thread-safe: call it on the writer's thread and connection.
 #pragma once
 
 #include <chrono>
@@ -25,7 +26,8 @@ struct PruneStats {
   int64_t sockets_deleted = 0;
   int64_t samples_folded = 0;
   int64_t processes_deleted = 0;
-  bool more = false;  // another batch is due
+  int64_t alerts_deleted = 0;  // resolved before the age limit
+  bool more = false;           // another batch is due
 };
 
 Result<PruneStats> PruneBatch(Database& db, const RetentionPolicy& policy, int64_t now_ms);

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "agent/cli/command_errors.h"
 #include "agent/cli/commands.h"
 #include "agent/cli/exit_codes.h"
 #include "agent/cli/state_paths.h"
@@ -38,15 +39,7 @@ struct AlertsFlags {
   std::string duration;  // for silence
 };
 
-int UsageError(std::string_view message) {
-  fmt::print(stderr, "portwatch alerts: {}\n", message);
-  return kExitUsage;
-}
-
-int Failure(std::string_view message) {
-  fmt::print(stderr, "portwatch alerts: {}\n", message);
-  return kExitFailure;
-}
+constexpr CommandErrors kErrors{"alerts"};
 
 int64_t NowMillis() { return store::ToMillis(std::chrono::system_clock::now()); }
 
@@ -88,14 +81,14 @@ int List(const AlertsFlags& flags) {
   if (!flags.status.empty()) {
     filter.status = store::ParseAlertStatus(flags.status);
     if (!filter.status) {
-      return UsageError(fmt::format(
+      return kErrors.Usage(fmt::format(
           "--status '{}' is not a status; use open, acknowledged or resolved", flags.status));
     }
   }
   if (!flags.severity.empty()) {
     const std::optional<rules::Severity> severity = rules::ParseSeverity(flags.severity);
     if (!severity) {
-      return UsageError(
+      return kErrors.Usage(
           fmt::format("--severity '{}' is not a severity; use info, low, medium, high or critical",
                       flags.severity));
     }
@@ -104,12 +97,12 @@ int List(const AlertsFlags& flags) {
   filter.rule = flags.rule;
   if (!collectors::ParseNumber(flags.limit, filter.limit) || filter.limit <= 0 ||
       filter.limit > 100000) {
-    return UsageError(fmt::format("--limit '{}' is not a number from 1 to 100000", flags.limit));
+    return kErrors.Usage(fmt::format("--limit '{}' is not a number from 1 to 100000", flags.limit));
   }
   Result<store::Database> db = OpenDatabase(flags, store::Database::Mode::kReadOnly);
-  if (!db) return Failure(db.error().message);
+  if (!db) return kErrors.Failure(db.error().message);
   Result<std::vector<store::Alert>> alerts = store::ListAlerts(*db, filter);
-  if (!alerts) return Failure(alerts.error().message);
+  if (!alerts) return kErrors.Failure(alerts.error().message);
 
   if (flags.json) {
     std::string out = "[";
@@ -138,14 +131,15 @@ int List(const AlertsFlags& flags) {
 
 int Show(const AlertsFlags& flags) {
   const std::optional<int64_t> id = ParseId(flags.id);
-  if (!id) return UsageError(fmt::format("'{}' is not an alert id (a positive number)", flags.id));
+  if (!id)
+    return kErrors.Usage(fmt::format("'{}' is not an alert id (a positive number)", flags.id));
   Result<store::Database> db = OpenDatabase(flags, store::Database::Mode::kReadOnly);
-  if (!db) return Failure(db.error().message);
+  if (!db) return kErrors.Failure(db.error().message);
   Result<std::optional<store::Alert>> alert = store::FindAlert(*db, *id);
-  if (!alert) return Failure(alert.error().message);
-  if (!*alert) return Failure(fmt::format("no alert with id {} in {}", *id, db->path()));
+  if (!alert) return kErrors.Failure(alert.error().message);
+  if (!*alert) return kErrors.Failure(fmt::format("no alert with id {} in {}", *id, db->path()));
   Result<std::vector<store::AlertEvent>> events = store::AlertEvents(*db, *id);
-  if (!events) return Failure(events.error().message);
+  if (!events) return kErrors.Failure(events.error().message);
   if (flags.json) {
     nlohmann::json json = nlohmann::json::parse(AlertJson(**alert));
     json["events"] = nlohmann::json::array();
@@ -179,21 +173,22 @@ enum class Action { kAcknowledge, kSilence, kAccept };
 
 int Act(const AlertsFlags& flags, Action action) {
   const std::optional<int64_t> id = ParseId(flags.id);
-  if (!id) return UsageError(fmt::format("'{}' is not an alert id (a positive number)", flags.id));
+  if (!id)
+    return kErrors.Usage(fmt::format("'{}' is not an alert id (a positive number)", flags.id));
   int64_t duration = 0;
   if (action == Action::kSilence) {
     Result<int64_t> parsed = ParseDuration(flags.duration);
-    if (!parsed) return UsageError(fmt::format("--for: {}", parsed.error().message));
+    if (!parsed) return kErrors.Usage(fmt::format("--for: {}", parsed.error().message));
     duration = *parsed;
   }
   Result<store::Database> db = OpenDatabase(flags, store::Database::Mode::kReadWrite);
-  if (!db) return Failure(db.error().message);
+  if (!db) return kErrors.Failure(db.error().message);
   const int64_t now = NowMillis();
   Result<store::Alert> done =
       action == Action::kAcknowledge ? store::AcknowledgeAlert(*db, *id, now)
       : action == Action::kSilence   ? store::SilenceAlert(*db, *id, now + duration, now)
                                      : store::AcceptAlert(*db, *id, now);
-  if (!done) return Failure(done.error().message);
+  if (!done) return kErrors.Failure(done.error().message);
   switch (action) {
     case Action::kAcknowledge:
       fmt::print("alert {} acknowledged: {}\n", *id, done->title);

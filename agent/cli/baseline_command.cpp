@@ -8,6 +8,7 @@
 #include <memory>
 #include <thread>
 
+#include "agent/cli/command_errors.h"
 #include "agent/cli/commands.h"
 #include "agent/cli/exit_codes.h"
 #include "agent/cli/state_paths.h"
@@ -28,32 +29,25 @@ struct BaselineFlags {
   bool merge = false;
 };
 
-int UsageError(std::string_view message) {
-  fmt::print(stderr, "portwatch baseline: {}\n", message);
-  return kExitUsage;
-}
-
-int Failure(std::string_view message) {
-  fmt::print(stderr, "portwatch baseline: {}\n", message);
-  return kExitFailure;
-}
+constexpr CommandErrors kErrors{"baseline"};
 
 int Learn(const BaselineFlags& flags) {
   Result<int64_t> duration = ParseDuration(flags.duration);
-  if (!duration) return UsageError(fmt::format("--for: {}", duration.error().message));
+  if (!duration) return kErrors.Usage(fmt::format("--for: {}", duration.error().message));
   Result<int64_t> interval = ParseDuration(flags.interval);
-  if (!interval) return UsageError(fmt::format("--interval: {}", interval.error().message));
-  if (*interval < 100) return UsageError("--interval: must be at least 100ms");
+  if (!interval) return kErrors.Usage(fmt::format("--interval: {}", interval.error().message));
+  if (*interval < 100) return kErrors.Usage("--interval: must be at least 100ms");
   const std::string out =
       flags.out.empty() ? DefaultBaselinePath(DefaultDatabasePath()) : flags.out;
 
   rules::Baseline baseline;
   if (flags.merge && std::filesystem::exists(out)) {
     Result<rules::Baseline> existing = rules::Baseline::Load(out);
-    if (!existing) return Failure(existing.error().message);
+    if (!existing) return kErrors.Failure(existing.error().message);
     baseline = std::move(existing).value();
   }
-  if (Result<void> made = EnsureParentDirectory(out); !made) return Failure(made.error().message);
+  if (Result<void> made = EnsureParentDirectory(out); !made)
+    return kErrors.Failure(made.error().message);
 
   // 1. Snapshots every interval for the whole duration; Ctrl-C ends early and writes nothing.
   SignalFlags& signals = InstallSignalHandlers();
@@ -64,7 +58,7 @@ int Learn(const BaselineFlags& flags) {
   int learned = 0;
   for (auto next = start;; next += std::chrono::milliseconds(*interval)) {
     Result<collectors::Snapshot> snapshot = collector->Collect();
-    if (!snapshot) return Failure(snapshot.error().message);
+    if (!snapshot) return kErrors.Failure(snapshot.error().message);
     learned += baseline.Learn(*snapshot);
     ++snapshots;
     if (next + std::chrono::milliseconds(*interval) > end) break;
@@ -72,7 +66,7 @@ int Learn(const BaselineFlags& flags) {
            std::chrono::steady_clock::now() < next + std::chrono::milliseconds(*interval)) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    if (signals.stop.load()) return Failure("interrupted; no baseline written");
+    if (signals.stop.load()) return kErrors.Failure("interrupted; no baseline written");
   }
 
   // 2. The file, atomically.
@@ -83,7 +77,7 @@ int Learn(const BaselineFlags& flags) {
       "over the process name. The agent reads it at start and on SIGHUP.",
       flags.duration, snapshots);
   if (Result<void> saved = baseline.Save(out, comment); !saved)
-    return Failure(saved.error().message);
+    return kErrors.Failure(saved.error().message);
   fmt::print("{}: {} listeners ({} new) from {} snapshots\n", out, baseline.entries().size(),
              learned, snapshots);
   return kExitOk;

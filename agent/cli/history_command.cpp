@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "agent/cli/command_errors.h"
 #include "agent/cli/commands.h"
 #include "agent/cli/exit_codes.h"
 #include "agent/cli/port_argument.h"
@@ -39,15 +40,7 @@ struct HistoryFlags {
   bool json = false;
 };
 
-int UsageError(std::string_view message) {
-  fmt::print(stderr, "portwatch history: {}\n", message);
-  return kExitUsage;
-}
-
-int Failure(std::string_view message) {
-  fmt::print(stderr, "portwatch history: {}\n", message);
-  return kExitFailure;
-}
+constexpr CommandErrors kErrors{"history"};
 
 std::vector<uint32_t> AllRows(const store::History& history) {
   std::vector<uint32_t> rows(history.snapshot.sockets.size());
@@ -144,45 +137,45 @@ int RunHistory(const HistoryFlags& flags) {
   const int questions = !flags.at.empty() + !flags.remote.empty() + !flags.port.empty() +
                         int{flags.events} + int{flags.samples} + int{flags.socket.has_value()};
   if (questions != 1) {
-    return UsageError(
+    return kErrors.Usage(
         "ask one question: --at TIME, --remote ADDR|CIDR, --port N, --events, --samples or "
         "--socket ID");
   }
   Result<int64_t> step = ParseDuration(flags.step);
   if (!step || *step <= 0) {
-    return UsageError(
+    return kErrors.Usage(
         fmt::format("--step: {}", step ? "the step must be positive" : step.error().message));
   }
   const int64_t now = store::ToMillis(std::chrono::system_clock::now());
   Result<int64_t> since = ParseSince(flags.since, now);
-  if (!since) return UsageError(fmt::format("--since: {}", since.error().message));
+  if (!since) return kErrors.Usage(fmt::format("--since: {}", since.error().message));
   Result<int64_t> until = ParseMoment(flags.until, now);
-  if (!until) return UsageError(fmt::format("--until: {}", until.error().message));
-  if (*since > *until) return UsageError("--since is after --until; the range is empty");
+  if (!until) return kErrors.Usage(fmt::format("--until: {}", until.error().message));
+  if (*since > *until) return kErrors.Usage("--since is after --until; the range is empty");
   const store::TimeRange range{*since, *until};
 
   std::optional<int64_t> at;
   if (!flags.at.empty()) {
     Result<int64_t> moment = ParseMoment(flags.at, now);
-    if (!moment) return UsageError(fmt::format("--at: {}", moment.error().message));
+    if (!moment) return kErrors.Usage(fmt::format("--at: {}", moment.error().message));
     at = *moment;
   }
   std::optional<collectors::Cidr> block;
   if (!flags.remote.empty()) {
     Result<collectors::Cidr> parsed = collectors::Cidr::Parse(flags.remote);
-    if (!parsed) return UsageError(fmt::format("--remote: {}", parsed.error().message));
+    if (!parsed) return kErrors.Usage(fmt::format("--remote: {}", parsed.error().message));
     block = *parsed;
   }
   std::optional<uint16_t> port;
   if (!flags.port.empty()) {
     Result<PortArgument> parsed = ParsePortArgument(flags.port, false);
-    if (!parsed) return UsageError(fmt::format("--port: {}", parsed.error().message));
-    if (parsed->port == 0) return UsageError("--port: 0 is not a port a socket is known by");
+    if (!parsed) return kErrors.Usage(fmt::format("--port: {}", parsed.error().message));
+    if (parsed->port == 0) return kErrors.Usage("--port: 0 is not a port a socket is known by");
     port = parsed->port;
   }
   int64_t socket_id = 0;
   if (flags.socket && (!collectors::ParseNumber(*flags.socket, socket_id) || socket_id <= 0)) {
-    return UsageError(
+    return kErrors.Usage(
         fmt::format("--socket: '{}' is not a socket id (a number above 0, as "
                     "listed in the ID column)",
                     *flags.socket));
@@ -191,30 +184,30 @@ int RunHistory(const HistoryFlags& flags) {
   // 2. The answer.
   const std::string path = flags.db.empty() ? DefaultDatabasePath() : flags.db;
   Result<store::Database> db = store::Database::Open(path, store::Database::Mode::kReadOnly);
-  if (!db) return Failure(db.error().message);
+  if (!db) return kErrors.Failure(db.error().message);
   bool printed = false;
   if (at) {
     Result<store::History> state = store::StateAt(*db, *at);
-    if (!state) return Failure(state.error().message);
+    if (!state) return kErrors.Failure(state.error().message);
     const std::vector<uint32_t> rows = AllRows(*state);
     printed = flags.json ? WriteSocketJsonArray(stdout, state->snapshot, rows)
                          : WriteSocketTable(stdout, state->snapshot, rows);
   } else if (block || port) {
     Result<store::History> found =
         block ? store::ConnectionsWith(*db, *block, range) : store::PortHistory(*db, *port, range);
-    if (!found) return Failure(found.error().message);
+    if (!found) return kErrors.Failure(found.error().message);
     printed = PrintLifetimes(*found, flags.json);
   } else if (flags.samples) {
     Result<std::vector<store::Sample>> samples = store::SamplesIn(*db, range, *step);
-    if (!samples) return Failure(samples.error().message);
+    if (!samples) return kErrors.Failure(samples.error().message);
     printed = PrintSamples(*samples, flags.json);
   } else if (flags.events) {
     Result<store::ListenerEvents> events = store::ListenerEventsIn(*db, range);
-    if (!events) return Failure(events.error().message);
+    if (!events) return kErrors.Failure(events.error().message);
     printed = PrintEvents(*events, flags.json);
   } else {
     Result<store::Lifetime> lifetime = store::SocketLifetime(*db, socket_id);
-    if (!lifetime) return Failure(lifetime.error().message);
+    if (!lifetime) return kErrors.Failure(lifetime.error().message);
     printed = PrintLifetimes(lifetime->socket, flags.json);
     if (printed && !flags.json) {
       for (const store::StateChange& change : lifetime->changes) {
@@ -224,7 +217,7 @@ int RunHistory(const HistoryFlags& flags) {
       }
     }
   }
-  if (!printed) return Failure("cannot write output");
+  if (!printed) return kErrors.Failure("cannot write output");
   return kExitOk;
 }
 

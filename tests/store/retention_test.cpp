@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "collectors/derive.h"
+#include "store/alerts.h"
 #include "store/history_writer.h"
 #include "store/queries.h"
 #include "tests/support/temp_dir.h"
@@ -16,6 +17,9 @@ using collectors::Snapshot;
 using collectors::Socket;
 using collectors::SocketState;
 using portwatch::testing::TempDir;
+using store::Alert;
+using store::AlertEventKind;
+using store::AlertStatus;
 
 constexpr int64_t kMinute = 60 * 1000;
 constexpr int64_t kHour = 60 * kMinute;
@@ -175,6 +179,39 @@ TEST_F(RetentionTest, KeepsTheNewestRowSoRowIdsStayInTimeOrder) {
   ASSERT_TRUE(state.ok()) << state.error().message;
   ASSERT_EQ(state->snapshot.sockets.size(), 1u);
   EXPECT_EQ(state->snapshot.sockets[0].local.port, 41000);
+}
+
+TEST_F(RetentionTest, DeletesAlertsResolvedBeforeTheAgeLimitAndKeepsOpenOnes) {
+  const auto alert = [](int64_t seen, std::optional<int64_t> resolved) {
+    Alert row;
+    row.fingerprint = "f";
+    row.subject = "listener tcp/31337";
+    row.kind = 1;
+    row.severity = 4;
+    row.status = resolved ? AlertStatus::kResolved : AlertStatus::kOpen;
+    row.title = "t";
+    row.reasons = "[]";
+    row.first_seen = row.last_seen = seen;
+    row.resolved_at = resolved;
+    row.first_evidence = row.last_evidence = "{}";
+    return row;
+  };
+  const int64_t now = kStart + 40 * kDay;
+  Result<int64_t> old_resolved = InsertAlert(*db_, alert(kStart, kStart + kHour));
+  Result<int64_t> old_open = InsertAlert(*db_, alert(kStart, std::nullopt));
+  Result<int64_t> recent = InsertAlert(*db_, alert(now - kDay, now - kHour));
+  ASSERT_TRUE(old_resolved.ok() && old_open.ok() && recent.ok());
+  ASSERT_TRUE(InsertAlertEvent(*db_, {0, *old_resolved, kStart, AlertEventKind::kOpened, ""}).ok());
+
+  RetentionPolicy policy;  // 30 days
+  policy.max_bytes = 0;
+  Result<PruneStats> pruned = PruneBatch(*db_, policy, now);
+  ASSERT_TRUE(pruned.ok()) << pruned.error().message;
+  EXPECT_EQ(pruned->alerts_deleted, 1);
+  EXPECT_EQ(Count(*db_, "SELECT count(*) FROM alerts WHERE id = " + std::to_string(*old_resolved)),
+            0);
+  EXPECT_EQ(Count(*db_, "SELECT count(*) FROM alerts"), 2);
+  EXPECT_EQ(Count(*db_, "SELECT count(*) FROM alert_events"), 0) << "events go with their alert";
 }
 
 TEST_F(RetentionTest, NothingToDoIsCheapAndSaysSo) {
