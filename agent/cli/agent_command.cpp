@@ -12,6 +12,7 @@
 #include "agent/config.h"
 #include "agent/instance_lock.h"
 #include "agent/loop.h"
+#include "agent/rules/rules_loader.h"
 #include "agent/signals.h"
 
 namespace portwatch::agent {
@@ -36,6 +37,17 @@ int RunAgent(const AgentFlags& flags) {
   if (!flags.db.empty()) config.database = flags.db;
   if (config.database.empty()) config.database = DefaultDatabasePath();
   ApplyLogLevel(config.log_level);
+
+  // Rules files are input like the config: a broken one is reported before anything starts.
+  Result<std::vector<std::string>> rule_files = rules::ExpandRulePaths(config.rules);
+  if (!rule_files) {
+    fmt::print(stderr, "portwatch agent: {}\n", rule_files.error().message);
+    return kExitUsage;
+  }
+  if (Result<rules::RuleSet> checked = rules::LoadRules(*rule_files); !checked) {
+    fmt::print(stderr, "portwatch agent: {}\n", checked.error().message);
+    return kExitUsage;
+  }
 
   if (Result<void> made = EnsureParentDirectory(config.database); !made) {
     fmt::print(stderr, "portwatch agent: {}\n", made.error().message);

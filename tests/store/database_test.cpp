@@ -70,8 +70,9 @@ TEST(Database, CreatesAFreshDatabase) {
   EXPECT_EQ(QueryInt(*db, "PRAGMA application_id"), kPortwatchApplicationId);
   EXPECT_EQ(QueryInt(*db, "PRAGMA user_version"), Database::kSchemaVersion);
   EXPECT_EQ(QueryInt(*db, "PRAGMA foreign_keys"), 1);
-  for (const char* table : {"meta", "processes", "sockets", "state_changes", "keyframes",
-                            "listener_events", "samples"}) {
+  for (const char* table :
+       {"meta", "processes", "sockets", "state_changes", "keyframes", "listener_events", "samples",
+        "alerts", "alert_events", "accepted_subjects"}) {
     EXPECT_EQ(QueryInt(*db, std::string("SELECT count(*) FROM sqlite_schema WHERE type = 'table' "
                                         "AND name = '") +
                                 table + "'"),

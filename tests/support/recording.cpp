@@ -80,6 +80,10 @@ std::string Recording::Stderr() const {
   return std::string(std::istreambuf_iterator<char>(file), {});
 }
 
+bool Recording::WaitForStderr(const std::string& text, std::chrono::milliseconds timeout) const {
+  return WaitFor([&] { return Stderr().find(text) != std::string::npos; }, timeout);
+}
+
 std::vector<int64_t> SampleTimes(const std::string& path) {
   if (!std::filesystem::exists(path)) return {};
   Sqlite db(path, SQLITE_OPEN_READONLY);

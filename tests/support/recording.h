@@ -28,6 +28,7 @@ class Recording {
   Recording(const Recording&) = delete;
   Recording& operator=(const Recording&) = delete;
 
+  pid_t pid() const { return pid_; }
   bool Running();
   void Signal(int signal) const;
 
@@ -38,6 +39,8 @@ class Recording {
 
   // What it has written to stderr so far.
   std::string Stderr() const;
+  // Waits until its stderr holds `text`; false after the timeout.
+  bool WaitForStderr(const std::string& text, std::chrono::milliseconds timeout) const;
 
  private:
   std::string err_path_;
