@@ -5,5 +5,5 @@ target_compile_definitions(agent_bench PRIVATE PORTWATCH_SOURCE_DIR="${PROJECT_S
                            PORTWATCH_BUILD_TYPE="${CMAKE_BUILD_TYPE}"
                            PORTWATCH_BINARY="$<TARGET_FILE:portwatch>")
 target_link_libraries(agent_bench PRIVATE portwatch_agent portwatch_store portwatch_collectors
-                      fmt::fmt spdlog::spdlog nlohmann_json::nlohmann_json)
+                      fmt::fmt spdlog::spdlog nlohmann_json::nlohmann_json portwatch_bench_support)
 add_dependencies(agent_bench conn_farm portwatch)

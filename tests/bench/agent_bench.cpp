@@ -15,20 +15,15 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -48,7 +43,6 @@
 #include <string_view>
 #include <thread>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include "agent/rules/baseline.h"
@@ -60,16 +54,17 @@
 #include "collectors/ports.h"
 #include "collectors/snapshot.h"
 #include "store/history_writer.h"
+#include "tests/bench/bench_support.h"
 
 namespace {
 
 using namespace portwatch;
+using namespace portwatch::bench;
 using collectors::Address;
 using collectors::Direction;
 using collectors::Family;
 using collectors::Snapshot;
 using collectors::Socket;
-using Clock = std::chrono::steady_clock;
 namespace rules = agent::rules;
 
 // The targets. MB is 10^6 bytes, the stricter reading.
@@ -92,68 +87,11 @@ constexpr auto kPollEvery = std::chrono::milliseconds(10);
 
 // ---- small utilities ------------------------------------------------------------------------
 
-[[noreturn]] void Die(const std::string& message) {
-  std::fprintf(stderr, "agent_bench: %s\n", message.c_str());
-  std::exit(1);
-}
-
-template <typename... Args>
-void Say(fmt::format_string<Args...> format, Args&&... args) {
-  fmt::print(stderr, "agent_bench: {}\n", fmt::format(format, std::forward<Args>(args)...));
-}
-
-template <typename T>
-T Check(Result<T> result, std::string_view what) {
-  if (!result) Die(fmt::format("{}: {}", what, result.error().message));
-  return std::move(result).value();
-}
-
-double Millis(Clock::duration duration) {
-  return std::chrono::duration<double, std::milli>(duration).count();
-}
-
 // Unix time in milliseconds, with the sub-millisecond part, comparable with the database's times.
 double WallMillis() {
   return std::chrono::duration<double, std::milli>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// Nearest-rank percentile of unsorted values; 0 for none.
-double Percentile(std::vector<double> values, double percent) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const auto rank =
-      static_cast<size_t>(std::ceil(percent / 100.0 * static_cast<double>(values.size())));
-  return values[std::clamp<size_t>(rank, 1, values.size()) - 1];
-}
-
-double Max(const std::vector<double>& values) {
-  return values.empty() ? 0 : *std::max_element(values.begin(), values.end());
-}
-
-std::string Verdict(double value, double limit) { return value <= limit ? "PASS" : "**FAIL**"; }
-
-std::string FirstLineOf(const std::string& command) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  if (!pipe) return "";
-  std::array<char, 512> line{};
-  if (std::fgets(line.data(), static_cast<int>(line.size()), pipe.get()) == nullptr) return "";
-  std::string text = line.data();
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  return text;
-}
-
-std::string AllOutputOf(const std::string& command) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  std::string text;
-  if (!pipe) return text;
-  std::array<char, 4096> chunk{};
-  size_t got = 0;
-  while ((got = std::fread(chunk.data(), 1, chunk.size(), pipe.get())) > 0) {
-    text.append(chunk.data(), got);
-  }
-  return text;
 }
 
 // CPU time (user + system) this process has used so far, all threads (the collector scans the
@@ -167,110 +105,12 @@ double ProcessCpuMillis() {
   return ms(usage.ru_utime) + ms(usage.ru_stime);
 }
 
-// An owned file descriptor.
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd = -1) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    Reset(std::exchange(other.fd_, -1));
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { Reset(); }
-  int get() const { return fd_; }
-  void Reset(int fd = -1) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_;
-};
-
-struct TimingSummary {
-  size_t count = 0;
-  double median = 0, p90 = 0, max = 0;
-};
-TimingSummary Summarize(const std::vector<double>& ms) {
-  return {ms.size(), Percentile(ms, 50), Percentile(ms, 90), Max(ms)};
-}
-
 // ---- conn_farm ------------------------------------------------------------------------------
 
-// conn_farm as a child: holds its connections until this object closes the farm's stdin.
-class Farm {
- public:
-  // Starts the farm and waits until it reports "ready N"; an error message on failure.
-  static std::variant<std::unique_ptr<Farm>, std::string> Start(const std::string& path,
-                                                                int connections) {
-    int to_farm[2];
-    int from_farm[2];
-    if (pipe2(to_farm, O_CLOEXEC) != 0 || pipe2(from_farm, O_CLOEXEC) != 0) {
-      return std::string("pipe2: ") + std::strerror(errno);
-    }
-    const std::string count = std::to_string(connections);
-    const pid_t pid = fork();
-    if (pid < 0) return std::string("fork: ") + std::strerror(errno);
-    if (pid == 0) {
-      dup2(to_farm[0], STDIN_FILENO);
-      dup2(from_farm[1], STDOUT_FILENO);
-      execl(path.c_str(), path.c_str(), count.c_str(), static_cast<char*>(nullptr));
-      std::fprintf(stderr, "agent_bench: cannot run %s: %s\n", path.c_str(), std::strerror(errno));
-      _exit(127);
-    }
-    close(to_farm[0]);
-    close(from_farm[1]);
-    auto farm = std::unique_ptr<Farm>(new Farm(pid, UniqueFd(to_farm[1])));
-    UniqueFd output(from_farm[0]);
-    std::string line;
-    pollfd watched{.fd = output.get(), .events = POLLIN, .revents = 0};
-    const auto deadline = Clock::now() + std::chrono::minutes(5);
-    while (line.find('\n') == std::string::npos) {
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0) return std::string("conn_farm did not report ready within 5 minutes");
-      if (poll(&watched, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) {
-        return std::string("poll: ") + std::strerror(errno);
-      }
-      char buffer[64];
-      const ssize_t got = read(output.get(), buffer, sizeof buffer);
-      if (got == 0) {
-        return std::string("conn_farm exited before it was ready (its message is above)");
-      }
-      if (got > 0) line.append(buffer, static_cast<size_t>(got));
-    }
-    line.resize(line.find('\n'));
-    if (line != "ready " + count) {
-      return "conn_farm said '" + line + "' instead of 'ready " + count + "'";
-    }
-    return farm;
-  }
-
-  ~Farm() {
-    // EOF on stdin, or SIGTERM while it is still connecting: either way the farm resets its
-    // connections, reaps its workers and exits.
-    stdin_.Reset();
-    kill(pid_, SIGTERM);
-    int status = 0;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-  }
-
- private:
-  Farm(pid_t pid, UniqueFd to_stdin) : pid_(pid), stdin_(std::move(to_stdin)) {}
-  pid_t pid_;
-  UniqueFd stdin_;
-};
-
-std::unique_ptr<Farm> StartFarm(const std::string& path, int connections) {
+// conn_farm holding `connections` connections; Die when it cannot.
+std::unique_ptr<ConnFarm> StartFarm(const std::string& path, int connections) {
   Say("starting conn_farm {} ({} sockets)", connections, 2 * connections);
-  auto started = Farm::Start(path, connections);
-  if (std::holds_alternative<std::string>(started)) {
-    Die("conn_farm " + std::to_string(connections) + ": " + std::get<std::string>(started));
-  }
-  return std::move(std::get<std::unique_ptr<Farm>>(started));
+  return Check(ConnFarm::Start(path, connections), "conn_farm " + std::to_string(connections));
 }
 
 // ---- 1. the rules next to the snapshot ------------------------------------------------------
@@ -593,39 +433,6 @@ std::optional<ProcessSample> SampleProcess(pid_t pid) {
   return sample;
 }
 
-// CPU time, in seconds, the whole machine spent busy and in all (/proc/stat).
-struct MachineCpu {
-  double busy = 0;
-  double total = 0;
-};
-MachineCpu ReadMachineCpu() {
-  MachineCpu times;
-  std::ifstream stat("/proc/stat");
-  std::string cpu;
-  stat >> cpu;
-  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
-  for (int field = 0; field < 8; ++field) {
-    double value = 0;
-    stat >> value;
-    times.total += value / tick;
-    if (field != 3 && field != 4) times.busy += value / tick;  // idle, iowait
-  }
-  return times;
-}
-
-// CPU seconds this process and its reaped children have used.
-double OwnCpuSeconds() {
-  double seconds = 0;
-  for (const int who : {RUSAGE_SELF, RUSAGE_CHILDREN}) {
-    rusage usage{};
-    getrusage(who, &usage);
-    for (const timeval& t : {usage.ru_utime, usage.ru_stime}) {
-      seconds += static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-    }
-  }
-  return seconds;
-}
-
 // A read-only SQLite connection to the agent's database, independent of portwatch's store code.
 class ReadOnlyDb {
  public:
@@ -723,8 +530,7 @@ AgentResult MeasureAgent(AgentProcess& agent, const std::string& dir, const std:
 
   const std::optional<ProcessSample> first = SampleProcess(agent.pid());
   if (!first) Die("cannot read the agent's /proc entries");
-  const MachineCpu machine_first = ReadMachineCpu();
-  const double own_first = OwnCpuSeconds();
+  const OtherProcessesCpu others_cpu;
   const double wall_first_ms = WallMillis();
   const auto begun = Clock::now();
   ProcessSample previous = *first;
@@ -750,11 +556,7 @@ AgentResult MeasureAgent(AgentProcess& agent, const std::string& dir, const std:
   result.measured_s = std::chrono::duration<double>(previous_at - begun).count();
   result.cpu_s = previous.cpu_s - first->cpu_s;
   result.system_s = previous.system_s - first->system_s;
-  const MachineCpu machine_last = ReadMachineCpu();
-  const double own = OwnCpuSeconds() - own_first;
-  result.others_share =
-      std::max(0.0, (machine_last.busy - machine_first.busy) - result.cpu_s - own) /
-      (machine_last.total - machine_first.total);
+  result.others_share = others_cpu.Share(result.cpu_s);
 
   ReadOnlyDb db(dir + "/h.db");
   ReadOnlyDb::Statement count(db,
@@ -940,58 +742,6 @@ std::vector<Trial> MeasureLatency(AgentProcess& agent, const std::string& portwa
 
 // ---- the report -----------------------------------------------------------------------------
 
-std::string ReadFirstMatch(const std::string& path, std::string_view key) {
-  std::ifstream file(path);
-  std::string line;
-  while (std::getline(file, line)) {
-    if (line.starts_with(key)) {
-      const auto colon = line.find(':');
-      std::string value = colon == std::string::npos ? line : line.substr(colon + 1);
-      value.erase(0, value.find_first_not_of(" \t"));
-      return value;
-    }
-  }
-  return "unknown";
-}
-
-// Whether `pid` is this process or one it started (conn_farm's workers are grandchildren).
-bool IsOurs(pid_t pid) {
-  for (int depth = 0; depth < 4 && pid > 1; ++depth) {
-    if (pid == getpid()) return true;
-    std::ifstream stat(fmt::format("/proc/{}/stat", pid));
-    std::string text;
-    if (!std::getline(stat, text) || text.rfind(')') == std::string::npos) return false;
-    std::istringstream fields(text.substr(text.rfind(')') + 2));
-    std::string state;
-    fields >> state >> pid;  // fields 3 and 4: state, ppid
-  }
-  return false;
-}
-
-// Other benchmarks (or agents) running now would skew every figure; ours do not count.
-std::vector<std::string> OtherBenchmarks() {
-  std::vector<std::string> found;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    const std::string pid = entry.path().filename();
-    if (pid.find_first_not_of("0123456789") != std::string::npos ||
-        IsOurs(static_cast<pid_t>(std::stol(pid)))) {
-      continue;
-    }
-    std::ifstream cmdline(entry.path() / "cmdline");
-    std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-    std::replace(text.begin(), text.end(), '\0', ' ');
-    if (text.find("snapshot_bench") != std::string::npos ||
-        text.find("store_bench") != std::string::npos ||
-        text.find("conn_farm") != std::string::npos ||
-        text.find("portwatch agent") != std::string::npos) {
-      found.push_back(fmt::format("{} ({})", pid, text.substr(0, 80)));
-    }
-  }
-  return found;
-}
-
-std::string LoadAverage() { return FirstLineOf("cut -d' ' -f1-3 /proc/loadavg"); }
-
 struct Options {
   std::string portwatch;
   std::string farm;
@@ -1025,68 +775,29 @@ constexpr const char* kUsage =
     "  --out FILE        also write the markdown report to FILE\n"
     "  --keep            keep the agent's database and log\n";
 
-[[noreturn]] void Usage(const std::string& problem) {
-  std::fprintf(stderr, "agent_bench: %s\n%s", problem.c_str(), kUsage);
-  std::exit(2);
-}
-
-int64_t ParsePositive(std::string_view text, std::string_view what) {
-  const std::string copy(text);
-  char* end = nullptr;
-  errno = 0;
-  const long long value = std::strtoll(copy.c_str(), &end, 10);
-  if (copy.empty() || *end != '\0' || errno != 0 || value <= 0) {
-    Usage(std::string(what) + " must be a positive integer, got '" + copy + "'");
-  }
-  return value;
-}
-
 Options ParseOptions(int argc, char** argv) {
   Options options;
   options.portwatch = PORTWATCH_BINARY;
   const std::string example = PORTWATCH_SOURCE_DIR "/packaging/rules.d/example.yaml";
   if (std::filesystem::exists(example)) options.rules = example;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    const auto value = [&]() -> std::string_view {
-      if (i + 1 >= argc) Usage(std::string(arg) + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--portwatch") {
-      options.portwatch = value();
-    } else if (arg == "--farm") {
-      options.farm = value();
-    } else if (arg == "--rules") {
-      options.rules = value();
-      if (options.rules == "none") options.rules.clear();
-    } else if (arg == "--dir") {
-      options.dir = value();
-    } else if (arg == "--out") {
-      options.out = value();
-    } else if (arg == "--runs") {
-      options.runs = static_cast<int>(ParsePositive(value(), arg));
-    } else if (arg == "--warmup") {
-      options.warmup = static_cast<int>(ParsePositive(value(), arg));
-    } else if (arg == "--seconds") {
-      options.seconds = static_cast<int>(ParsePositive(value(), arg));
-    } else if (arg == "--trials") {
-      options.trials = static_cast<int>(ParsePositive(value(), arg));
-    } else if (arg == "--seed") {
-      options.seed = static_cast<uint64_t>(ParsePositive(value(), arg));
-    } else if (arg == "--keep") {
-      options.keep = true;
-    } else if (arg == "-h" || arg == "--help") {
-      std::fputs(kUsage, stdout);
-      std::exit(0);
-    } else {
-      Usage("unexpected argument '" + std::string(arg) + "'");
-    }
-  }
-  std::error_code error;
-  const auto self = std::filesystem::read_symlink("/proc/self/exe", error);
-  if (options.farm.empty()) options.farm = (self.parent_path() / "conn_farm").string();
+  ParseFlags(argc, argv, kUsage,
+             {{"--portwatch", &options.portwatch},
+              {"--farm", &options.farm},
+              {"--rules", &options.rules},
+              {"--dir", &options.dir},
+              {"--out", &options.out},
+              {"--runs", &options.runs},
+              {"--warmup", &options.warmup},
+              {"--seconds", &options.seconds},
+              {"--trials", &options.trials},
+              {"--seed", &options.seed},
+              {"--keep", &options.keep}});
+  if (options.rules == "none") options.rules.clear();
+  if (options.farm.empty()) options.farm = NextToThisProgram("conn_farm");
   for (const std::string* path : {&options.portwatch, &options.farm}) {
-    if (access(path->c_str(), X_OK) != 0) Usage(*path + " is not an executable; build it first");
+    if (access(path->c_str(), X_OK) != 0) {
+      BadUsage(*path + " is not an executable; build it first", kUsage);
+    }
   }
   return options;
 }
@@ -1171,41 +882,21 @@ std::string BreakdownTable(const std::vector<EngineSeries>& series) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  SetProgramName("agent_bench");
   const Options options = ParseOptions(argc, argv);
-  // Library log lines (the collector's notes on missing kernel modules) go to stderr, at the
-  // agent's default level, so stdout is only the report.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("portwatch"));
-  spdlog::set_level(spdlog::level::warn);
-  const auto run_started = Clock::now();
+  LogLibrariesToStderr();
   if (geteuid() != 0) Say("warning: not root; owners of other users' sockets will be invisible");
 
-  std::string dir = options.dir;
-  bool made_dir = false;
-  if (dir.empty()) {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/agent_bench.XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) Die(std::string("mkdtemp: ") + std::strerror(errno));
-    dir = pattern;
-    made_dir = true;
-  } else {
-    std::filesystem::create_directories(dir);
-    if (std::filesystem::exists(dir + "/h.db") || std::filesystem::exists(dir + "/baseline.yaml")) {
-      Die(dir + " already holds an agent's database or baseline; give an empty directory");
-    }
+  const WorkDirectory work = MakeWorkDirectory(options.dir);
+  const std::string& dir = work.path;
+  if (!work.temporary &&
+      (std::filesystem::exists(dir + "/h.db") || std::filesystem::exists(dir + "/baseline.yaml"))) {
+    Die(dir + " already holds an agent's database or baseline; give an empty directory");
   }
   Say("agent's database in {}", dir);
-  const std::vector<std::string> others_at_start = OtherBenchmarks();
-  for (const std::string& other : others_at_start) {
-    Say("warning: another benchmark is running: {}", other);
-  }
-  const std::string load_at_start = LoadAverage();
-  const std::string commit =
-      FirstLineOf("git -C '" PORTWATCH_SOURCE_DIR "' describe --always --dirty 2>/dev/null");
-  const std::string dirty = AllOutputOf("git -C '" PORTWATCH_SOURCE_DIR
-                                        "' status --porcelain -- agent collectors store "
-                                        "packaging/rules.d 2>/dev/null");
-  const MachineCpu machine_at_start = ReadMachineCpu();
-  const double own_at_start = OwnCpuSeconds();
+  RunConditions conditions =
+      RunConditions::Begin(PORTWATCH_SOURCE_DIR, "agent collectors store packaging/rules.d",
+                           {"snapshot_bench", "store_bench", "conn_farm", "portwatch agent"});
 
   // 1. The rule sets: the built-in detectors with their defaults, and with the example file.
   const rules::RuleSet built_in{};
@@ -1247,12 +938,7 @@ int main(int argc, char** argv) {
       AllOutputOf(fmt::format("grep -E ' (warn|warning|error|critical) ' '{}' | head -n 5", log));
   const LoopResult ss = LoopSs(options.seconds);
 
-  const double total_s = std::chrono::duration<double>(Clock::now() - run_started).count();
-  const std::vector<std::string> others_at_end = OtherBenchmarks();
-  const MachineCpu machine_at_end = ReadMachineCpu();
-  const double others_cpu = std::max(0.0, (machine_at_end.busy - machine_at_start.busy) -
-                                              (OwnCpuSeconds() - own_at_start)) /
-                            (machine_at_end.total - machine_at_start.total);
+  conditions.End();
 
   // ---- report ----
   std::string report;
@@ -1263,19 +949,6 @@ int main(int argc, char** argv) {
       std::filesystem::path(self).parent_path().parent_path().parent_path().string();
   std::string reproduce = self;
   for (int i = 1; i < argc; ++i) reproduce += std::string(" ") + argv[i];
-  utsname host{};
-  uname(&host);
-  std::string dirty_files;
-  for (size_t begin = 0; begin < dirty.size();) {
-    size_t end = dirty.find('\n', begin);
-    if (end == std::string::npos) end = dirty.size();
-    if (end - begin > 3) {
-      dirty_files +=
-          (dirty_files.empty() ? "`" : ", `") + dirty.substr(begin + 3, end - begin - 3) + "`";
-    }
-    begin = end + 1;
-  }
-  const std::string memory = ReadFirstMatch("/proc/meminfo", "MemTotal");
   fmt::format_to(out, "# portwatch agent benchmark\n\n");
   fmt::format_to(out,
                  "- Reproduce (as root, from the repository root): `cmake -S . -B {0} "
@@ -1283,25 +956,19 @@ int main(int argc, char** argv) {
                  "--target agent_bench && {1}`\n",
                  build_dir, reproduce);
   fmt::format_to(
-      out, "- Commit {}{}; build type {}, {}, SQLite {}; agent binary `{}`\n",
-      commit.empty() ? "unknown" : commit,
-      dirty_files.empty() ? ""
-                          : " (uncommitted in agent/, collectors/, store/, packaging/rules.d/: " +
-                                dirty_files + ")",
+      out, "- Commit {}{}; build type {}, {}, SQLite {}; agent binary `{}`\n", conditions.commit(),
+      conditions.uncommitted().empty()
+          ? ""
+          : " (uncommitted in agent/, collectors/, store/, packaging/rules.d/: " +
+                conditions.uncommitted() + ")",
       PORTWATCH_BUILD_TYPE, "gcc " __VERSION__, sqlite3_libversion(), ShownPath(options.portwatch));
-  fmt::format_to(out, "- Host: Linux {}, {} × {}, {:.0f} GiB RAM\n", host.release,
-                 sysconf(_SC_NPROCESSORS_ONLN), ReadFirstMatch("/proc/cpuinfo", "model name"),
-                 std::strtod(memory.c_str(), nullptr) / (1024 * 1024));
-  fmt::format_to(out,
-                 "- Load average {} at the start, {} at the end; other processes used {:.0f}% of "
-                 "the machine's CPU time during the run{}; whole run {:.0f} s\n",
-                 load_at_start, LoadAverage(), 100 * others_cpu,
-                 others_cpu > 0.1 ? " (**a busy host: timings are inflated**)" : "", total_s);
-  if (!others_at_start.empty() || !others_at_end.empty()) {
+  fmt::format_to(out, "- Host: {}\n", HostText());
+  fmt::format_to(out, "- {}\n", conditions.LoadText());
+  if (!conditions.other_benchmarks().empty()) {
     fmt::format_to(out,
                    "- **Warning: other benchmarks or agents ran during this run; figures are "
                    "skewed:** {}\n",
-                   fmt::join(others_at_start.empty() ? others_at_end : others_at_start, "; "));
+                   fmt::join(conditions.other_benchmarks(), "; "));
   }
 
   // Results against the targets.
@@ -1602,14 +1269,8 @@ int main(int argc, char** argv) {
                    t.reopened ? "reopened" : "new", t.resolve_ms);
   }
 
-  std::fputs(report.c_str(), stdout);
-  if (!options.out.empty()) {
-    std::ofstream file(options.out);
-    file << report;
-    if (!file) Die("cannot write " + options.out);
-    Say("report written to {}", options.out);
-  }
-  if (made_dir && !options.keep) {
+  PublishReport(report, options.out);
+  if (work.temporary && !options.keep) {
     std::filesystem::remove_all(dir, ignored);
   } else {
     Say("the agent's database and log kept in {}", dir);

@@ -14,39 +14,27 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <poll.h>
-#include <signal.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/utsname.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
 #include <memory>
 #include <numeric>
-#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include "collectors/collector.h"
@@ -56,10 +44,12 @@
 #include "store/history_writer.h"
 #include "store/queries.h"
 #include "store/retention.h"
+#include "tests/bench/bench_support.h"
 
 namespace {
 
 using namespace portwatch;
+using namespace portwatch::bench;
 using collectors::Address;
 using collectors::Endpoint;
 using collectors::Family;
@@ -71,7 +61,6 @@ using collectors::Socket;
 using collectors::SocketState;
 using store::Database;
 using store::HistoryWriter;
-using Clock = std::chrono::steady_clock;
 
 constexpr int64_t kSecond = 1000;
 constexpr int64_t kMinute = 60 * kSecond;
@@ -95,45 +84,6 @@ constexpr double kChurnFraction = 0.01;
 
 // ---- small utilities ------------------------------------------------------------------------
 
-[[noreturn]] void Die(const std::string& message) {
-  std::fprintf(stderr, "store_bench: %s\n", message.c_str());
-  std::exit(1);
-}
-
-template <typename... Args>
-void Say(fmt::format_string<Args...> format, Args&&... args) {
-  fmt::print(stderr, "store_bench: {}\n", fmt::format(format, std::forward<Args>(args)...));
-}
-
-template <typename T>
-T Check(Result<T> result, std::string_view what) {
-  if (!result) Die(fmt::format("{}: {}", what, result.error().message));
-  return std::move(result).value();
-}
-
-void Check(Result<void> result, std::string_view what) {
-  if (!result) Die(fmt::format("{}: {}", what, result.error().message));
-}
-
-double Millis(Clock::duration duration) {
-  return std::chrono::duration<double, std::milli>(duration).count();
-}
-
-// Nearest-rank percentile of unsorted values; 0 for none.
-double Percentile(std::vector<double> values, double percent) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const auto rank =
-      static_cast<size_t>(std::ceil(percent / 100.0 * static_cast<double>(values.size())));
-  return values[std::clamp<size_t>(rank, 1, values.size()) - 1];
-}
-
-double Max(const std::vector<double>& values) {
-  return values.empty() ? 0 : *std::max_element(values.begin(), values.end());
-}
-
-std::string Verdict(double value, double limit) { return value <= limit ? "PASS" : "**FAIL**"; }
-
 std::string FormatBytes(double bytes) {
   if (std::abs(bytes) >= 1e6) return fmt::format("{:.2f} MB", bytes / 1e6);
   if (std::abs(bytes) >= 1e3) return fmt::format("{:.1f} kB", bytes / 1e3);
@@ -150,49 +100,6 @@ int64_t WrittenBytes() {
   }
   return 0;
 }
-
-std::string FirstLineOf(const std::string& command) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  if (!pipe) return "";
-  std::array<char, 512> line{};
-  if (std::fgets(line.data(), static_cast<int>(line.size()), pipe.get()) == nullptr) return "";
-  std::string text = line.data();
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  return text;
-}
-
-std::string AllLinesOf(const std::string& command) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  std::string text;
-  if (!pipe) return text;
-  std::array<char, 512> chunk{};
-  while (std::fgets(chunk.data(), static_cast<int>(chunk.size()), pipe.get()) != nullptr) {
-    text += chunk.data();
-  }
-  return text;
-}
-
-// An owned file descriptor.
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd = -1) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    Reset(std::exchange(other.fd_, -1));
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { Reset(); }
-  int get() const { return fd_; }
-  void Reset(int fd = -1) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_;
-};
 
 // The fraction of a file's pages in the kernel's page cache (mincore), or -1 when unknown.
 double ResidentFraction(const std::string& path) {
@@ -810,13 +717,6 @@ std::string GrowthTable(const std::vector<GrowthRow>& rows, double divisor, std:
   return table;
 }
 
-struct TimingSummary {
-  size_t count = 0;
-  double median = 0, p90 = 0, p99 = 0, max = 0;
-};
-TimingSummary Summarize(const std::vector<double>& ms) {
-  return {ms.size(), Percentile(ms, 50), Percentile(ms, 90), Percentile(ms, 99), Max(ms)};
-}
 std::string TimingCells(const TimingSummary& t) {
   return fmt::format("{:.2f} | {:.2f} | {:.2f} | {:.2f} | {}", t.median, t.p90, t.p99, t.max,
                      t.count);
@@ -1006,69 +906,6 @@ OnePercentResult RunOnePercent(const std::string& path, uint64_t seed,
 
 // ---- the real collector ---------------------------------------------------------------------
 
-// conn_farm as a child: holds its connections until this object closes the farm's stdin.
-class Farm {
- public:
-  // Starts the farm and waits until it reports "ready N"; an error message on failure.
-  static std::variant<std::unique_ptr<Farm>, std::string> Start(const std::string& path,
-                                                                int connections) {
-    int to_farm[2];
-    int from_farm[2];
-    if (pipe2(to_farm, O_CLOEXEC) != 0 || pipe2(from_farm, O_CLOEXEC) != 0) {
-      return std::string("pipe2: ") + std::strerror(errno);
-    }
-    const std::string count = std::to_string(connections);
-    const pid_t pid = fork();
-    if (pid < 0) return std::string("fork: ") + std::strerror(errno);
-    if (pid == 0) {
-      dup2(to_farm[0], STDIN_FILENO);
-      dup2(from_farm[1], STDOUT_FILENO);
-      execl(path.c_str(), path.c_str(), count.c_str(), static_cast<char*>(nullptr));
-      std::fprintf(stderr, "store_bench: cannot run %s: %s\n", path.c_str(), std::strerror(errno));
-      _exit(127);
-    }
-    close(to_farm[0]);
-    close(from_farm[1]);
-    auto farm = std::unique_ptr<Farm>(new Farm(pid, UniqueFd(to_farm[1])));
-    UniqueFd output(from_farm[0]);
-    std::string line;
-    pollfd watched{.fd = output.get(), .events = POLLIN, .revents = 0};
-    const auto deadline = Clock::now() + std::chrono::minutes(5);
-    while (line.find('\n') == std::string::npos) {
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0) return std::string("conn_farm did not report ready within 5 minutes");
-      if (poll(&watched, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) {
-        return std::string("poll: ") + std::strerror(errno);
-      }
-      char buffer[64];
-      const ssize_t got = read(output.get(), buffer, sizeof buffer);
-      if (got == 0)
-        return std::string("conn_farm exited before it was ready (its message is above)");
-      if (got > 0) line.append(buffer, static_cast<size_t>(got));
-    }
-    line.resize(line.find('\n'));
-    if (line != "ready " + count)
-      return "conn_farm said '" + line + "' instead of 'ready " + count + "'";
-    return farm;
-  }
-
-  ~Farm() {
-    // EOF on stdin, or SIGTERM while it is still connecting: either way the farm resets its
-    // connections, reaps its workers and exits.
-    stdin_.Reset();
-    kill(pid_, SIGTERM);
-    int status = 0;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-  }
-
- private:
-  Farm(pid_t pid, UniqueFd to_stdin) : pid_(pid), stdin_(std::move(to_stdin)) {}
-  pid_t pid_;
-  UniqueFd stdin_;
-};
-
 struct CollectorResult {
   std::string failure;  // empty when measured
   size_t sockets = 0;
@@ -1084,13 +921,13 @@ CollectorResult RunCollector(const std::string& farm_path, int connections,
                              int runs) {
   CollectorResult result;
   Say("collector: starting conn_farm {} ({} sockets)", connections, 2 * connections);
-  auto started = Farm::Start(farm_path, connections);
-  if (std::holds_alternative<std::string>(started)) {
-    result.failure = std::get<std::string>(started);
+  Result<std::unique_ptr<ConnFarm>> started = ConnFarm::Start(farm_path, connections);
+  if (!started) {
+    result.failure = started.error().message;
     Say("collector not measured: {}", result.failure);
     return result;
   }
-  std::unique_ptr<Farm> farm = std::move(std::get<std::unique_ptr<Farm>>(started));
+  std::unique_ptr<ConnFarm> farm = std::move(started).value();
   std::unique_ptr<collectors::Collector> collector = collectors::MakeCollector({});
   // The first pass fills the collector's process cache and the kernel's /proc caches, as the
   // agent's first interval does; the agent then runs for days.
@@ -1212,20 +1049,6 @@ QueryResult RunQueries(const std::string& name, const std::string& what, const s
 
 // ---- the report -----------------------------------------------------------------------------
 
-std::string ReadFirstMatch(const std::string& path, std::string_view key) {
-  std::ifstream file(path);
-  std::string line;
-  while (std::getline(file, line)) {
-    if (line.starts_with(key)) {
-      const auto colon = line.find(':');
-      std::string value = colon == std::string::npos ? line : line.substr(colon + 1);
-      value.erase(0, value.find_first_not_of(" \t"));
-      return value;
-    }
-  }
-  return "unknown";
-}
-
 std::string FileSystemOf(const std::string& path) {
   struct statfs info {};
   if (statfs(path.c_str(), &info) != 0) return "unknown";
@@ -1244,57 +1067,6 @@ std::string FileSystemOf(const std::string& path) {
       return fmt::format("type {:#x}", static_cast<uint64_t>(info.f_type));
   }
 }
-
-// Other benchmarks running now would skew every timing.
-std::vector<std::string> OtherBenchmarks() {
-  std::vector<std::string> found;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    const std::string pid = entry.path().filename();
-    if (pid.find_first_not_of("0123456789") != std::string::npos ||
-        pid == std::to_string(getpid())) {
-      continue;
-    }
-    std::ifstream cmdline(entry.path() / "cmdline");
-    std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-    std::replace(text.begin(), text.end(), '\0', ' ');
-    if (text.find("snapshot_bench") != std::string::npos ||
-        text.find("conn_farm") != std::string::npos) {
-      found.push_back(fmt::format("{} ({})", pid, text.substr(0, 80)));
-    }
-  }
-  return found;
-}
-
-// CPU time, in seconds, the whole machine spent busy (/proc/stat) and this process with its
-// children spent (getrusage); the difference over a run is what other processes took.
-struct CpuTimes {
-  double machine_busy = 0;
-  double machine_total = 0;
-  double own = 0;
-};
-CpuTimes ReadCpuTimes() {
-  CpuTimes times;
-  std::ifstream stat("/proc/stat");
-  std::string cpu;
-  stat >> cpu;
-  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
-  for (int field = 0; field < 8; ++field) {
-    double value = 0;
-    stat >> value;
-    times.machine_total += value / tick;
-    if (field != 3 && field != 4) times.machine_busy += value / tick;  // idle, iowait
-  }
-  for (const int who : {RUSAGE_SELF, RUSAGE_CHILDREN}) {
-    rusage usage{};
-    getrusage(who, &usage);
-    for (const timeval& t : {usage.ru_utime, usage.ru_stime}) {
-      times.own += static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-    }
-  }
-  return times;
-}
-
-std::string LoadAverage() { return FirstLineOf("cut -d' ' -f1-3 /proc/loadavg"); }
 
 struct Options {
   std::string dir;
@@ -1326,60 +1098,19 @@ constexpr const char* kUsage =
     "  --out FILE    also write the markdown report to FILE\n"
     "  --keep        keep the databases\n";
 
-[[noreturn]] void Usage(const std::string& problem) {
-  std::fprintf(stderr, "store_bench: %s\n%s", problem.c_str(), kUsage);
-  std::exit(2);
-}
-
-int64_t ParsePositive(std::string_view text, std::string_view what) {
-  const std::string copy(text);
-  char* end = nullptr;
-  errno = 0;
-  const long long value = std::strtoll(copy.c_str(), &end, 10);
-  if (copy.empty() || *end != '\0' || errno != 0 || value <= 0) {
-    Usage(std::string(what) + " must be a positive integer, got '" + copy + "'");
-  }
-  return value;
-}
-
 Options ParseOptions(int argc, char** argv) {
   Options options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    const auto value = [&]() -> std::string_view {
-      if (i + 1 >= argc) Usage(std::string(arg) + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--dir") {
-      options.dir = value();
-    } else if (arg == "--farm") {
-      options.farm = value();
-    } else if (arg == "--out") {
-      options.out = value();
-    } else if (arg == "--conns") {
-      options.conns = static_cast<int>(ParsePositive(value(), arg));
-    } else if (arg == "--queries") {
-      options.queries = static_cast<int>(ParsePositive(value(), arg));
-    } else if (arg == "--hours") {
-      options.hours = static_cast<int>(ParsePositive(value(), arg));
-    } else if (arg == "--keyframe-minutes") {
-      options.keyframe_minutes = static_cast<int>(ParsePositive(value(), arg));
-    } else if (arg == "--seed") {
-      options.seed = static_cast<uint64_t>(ParsePositive(value(), arg));
-    } else if (arg == "--keep") {
-      options.keep = true;
-    } else if (arg == "-h" || arg == "--help") {
-      std::fputs(kUsage, stdout);
-      std::exit(0);
-    } else {
-      Usage("unexpected argument '" + std::string(arg) + "'");
-    }
-  }
-  if (options.farm.empty()) {
-    std::error_code error;
-    const auto self = std::filesystem::read_symlink("/proc/self/exe", error);
-    options.farm = (self.parent_path() / "conn_farm").string();
-  }
+  ParseFlags(argc, argv, kUsage,
+             {{"--dir", &options.dir},
+              {"--farm", &options.farm},
+              {"--out", &options.out},
+              {"--conns", &options.conns},
+              {"--queries", &options.queries},
+              {"--hours", &options.hours},
+              {"--keyframe-minutes", &options.keyframe_minutes},
+              {"--seed", &options.seed},
+              {"--keep", &options.keep}});
+  if (options.farm.empty()) options.farm = NextToThisProgram("conn_farm");
   return options;
 }
 
@@ -1394,35 +1125,14 @@ std::string QueryRow(const std::string& label, const std::vector<double>& ms) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  SetProgramName("store_bench");
   const Options options = ParseOptions(argc, argv);
-  // Library log lines (the collector's notes on missing kernel modules) go to stderr, at the
-  // agent's default level, so stdout is only the report.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("portwatch"));
-  spdlog::set_level(spdlog::level::warn);
-  const auto run_started = Clock::now();
-  std::string dir = options.dir;
-  bool made_dir = false;
-  if (dir.empty()) {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/store_bench.XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) Die(std::string("mkdtemp: ") + std::strerror(errno));
-    dir = pattern;
-    made_dir = true;
-  } else {
-    std::filesystem::create_directories(dir);
-  }
+  LogLibrariesToStderr();
+  const WorkDirectory work = MakeWorkDirectory(options.dir);
+  const std::string& dir = work.path;
   Say("databases in {}", dir);
-  const std::vector<std::string> others_at_start = OtherBenchmarks();
-  for (const std::string& other : others_at_start) {
-    Say("warning: another benchmark is running: {}", other);
-  }
-  const std::string load_at_start = LoadAverage();
-  // The commit the run measured; the report is written minutes later.
-  const std::string commit =
-      FirstLineOf("git -C '" PORTWATCH_SOURCE_DIR "' describe --always --dirty 2>/dev/null");
-  const std::string dirty = AllLinesOf("git -C '" PORTWATCH_SOURCE_DIR
-                                       "' status --porcelain -- store collectors 2>/dev/null");
-  const CpuTimes cpu_at_start = ReadCpuTimes();
+  RunConditions conditions = RunConditions::Begin(PORTWATCH_SOURCE_DIR, "store collectors",
+                                                  {"snapshot_bench", "conn_farm"});
   store::WriterOptions writer_options;
   if (options.keyframe_minutes > 0) {
     writer_options.keyframe_interval = std::chrono::minutes(options.keyframe_minutes);
@@ -1460,58 +1170,33 @@ int main(int argc, char** argv) {
       "churn 200/s", "1 h (+2 min warm-up), 10k steady + 200 lifetimes/s at 1 s", dir + "/churn.db",
       churn.timeline, options.queries, options.worst, options.seed + 2));
 
-  const double total_s = std::chrono::duration<double>(Clock::now() - run_started).count();
-  const std::vector<std::string> others_at_end = OtherBenchmarks();
-  const CpuTimes cpu_at_end = ReadCpuTimes();
-  const double others_cpu = std::max(0.0, (cpu_at_end.machine_busy - cpu_at_start.machine_busy) -
-                                              (cpu_at_end.own - cpu_at_start.own)) /
-                            (cpu_at_end.machine_total - cpu_at_start.machine_total);
+  conditions.End();
 
   // ---- report ----
   std::string report;
   auto out = std::back_inserter(report);
   std::string reproduce = "build/release/tests/bench/store_bench";
   for (int i = 1; i < argc; ++i) reproduce += std::string(" ") + argv[i];
-  utsname host{};
-  uname(&host);
-  // The numbers depend on uncommitted changes to the store or the collector, if any: name them.
-  std::string dirty_files;
-  for (size_t begin = 0; begin < dirty.size();) {
-    size_t end = dirty.find('\n', begin);
-    if (end == std::string::npos) end = dirty.size();
-    if (end - begin > 3) {
-      dirty_files +=
-          (dirty_files.empty() ? "`" : ", `") + dirty.substr(begin + 3, end - begin - 3) + "`";
-    }
-    begin = end + 1;
-  }
-  const std::string memory = ReadFirstMatch("/proc/meminfo", "MemTotal");
   fmt::format_to(out, "# portwatch history store benchmark\n\n");
   fmt::format_to(out,
                  "- Reproduce (as root, from the repository root): `cmake -S . -B build/release "
                  "-DCMAKE_BUILD_TYPE=Release && cmake --build build/release -j2 && {}`\n",
                  reproduce);
-  fmt::format_to(
-      out, "- Commit {}{}; build type {}, {}, SQLite {}\n", commit.empty() ? "unknown" : commit,
-      dirty_files.empty() ? "" : " (uncommitted in store/ and collectors/: " + dirty_files + ")",
-      PORTWATCH_BUILD_TYPE, "gcc " __VERSION__, sqlite3_libversion());
-  fmt::format_to(out, "- Host: Linux {}, {} × {}, {:.0f} GiB RAM; databases on {} ({})\n",
-                 host.release, sysconf(_SC_NPROCESSORS_ONLN),
-                 ReadFirstMatch("/proc/cpuinfo", "model name"),
-                 std::strtod(memory.c_str(), nullptr) / (1024 * 1024), FileSystemOf(dir), dir);
-  fmt::format_to(out,
-                 "- Load average {} at the start, {} at the end; other processes used {:.0f}% of "
-                 "the machine's CPU time during the run{}; whole run {:.0f} s; writer keyframe "
-                 "interval {} min{}\n",
-                 load_at_start, LoadAverage(), 100 * others_cpu,
-                 others_cpu > 0.1 ? " (**a busy host: timings are inflated**)" : "", total_s,
+  // The numbers depend on uncommitted changes to the store or the collector, if any: name them.
+  fmt::format_to(out, "- Commit {}{}; build type {}, {}, SQLite {}\n", conditions.commit(),
+                 conditions.uncommitted().empty()
+                     ? ""
+                     : " (uncommitted in store/ and collectors/: " + conditions.uncommitted() + ")",
+                 PORTWATCH_BUILD_TYPE, "gcc " __VERSION__, sqlite3_libversion());
+  fmt::format_to(out, "- Host: {}; databases on {} ({})\n", HostText(), FileSystemOf(dir), dir);
+  fmt::format_to(out, "- {}; writer keyframe interval {} min{}\n", conditions.LoadText(),
                  keyframe_minutes,
                  options.keyframe_minutes > 0 ? " (**set by --keyframe-minutes, not the default**)"
                                               : " (the default)");
-  if (!others_at_start.empty() || !others_at_end.empty()) {
+  if (!conditions.other_benchmarks().empty()) {
     fmt::format_to(out,
                    "- **Warning: other benchmarks ran during this run; timings are skewed:** {}\n",
-                   fmt::join(others_at_start.empty() ? others_at_end : others_at_start, "; "));
+                   fmt::join(conditions.other_benchmarks(), "; "));
   }
 
   // Results against the targets.
@@ -1732,14 +1417,8 @@ int main(int argc, char** argv) {
         Max(query.cold_worst), Percentile(query.open_ms, 50));
   }
 
-  std::fputs(report.c_str(), stdout);
-  if (!options.out.empty()) {
-    std::ofstream file(options.out);
-    file << report;
-    if (!file) Die("cannot write " + options.out);
-    Say("report written to {}", options.out);
-  }
-  if (made_dir && !options.keep) {
+  PublishReport(report, options.out);
+  if (work.temporary && !options.keep) {
     std::error_code ignored;
     std::filesystem::remove_all(dir, ignored);
   } else {
