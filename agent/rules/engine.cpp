@@ -41,6 +41,8 @@ Engine::Engine(const RuleSet& rules) : detectors_(MakeDetectors(rules.detectors)
   }
 }
 
+Engine::Engine(Engine&&) noexcept = default;
+Engine& Engine::operator=(Engine&&) noexcept = default;
 Engine::~Engine() = default;
 
 bool Engine::Excepted(const std::vector<Condition>& exceptions,

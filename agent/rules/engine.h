@@ -22,6 +22,8 @@ namespace portwatch::agent::rules {
 class Engine {
  public:
   explicit Engine(const RuleSet& rules);
+  Engine(Engine&&) noexcept;
+  Engine& operator=(Engine&&) noexcept;
   ~Engine();
 
   // What unexpected_listener compares against; nullopt while there is none (being learned).

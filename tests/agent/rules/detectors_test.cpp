@@ -115,14 +115,20 @@ class DetectorTest : public ::testing::Test {
     return snapshot.ok() ? std::move(snapshot).value() : Snapshot{};
   }
 
-  // One snapshot through a fresh engine.
-  std::vector<Finding> Evaluate(const DetectorsConfig& config,
-                                std::optional<Baseline> baseline = Baseline()) {
+  // An engine with these detectors and an empty baseline (every listener is unexpected).
+  static Engine NewEngine(const DetectorsConfig& config,
+                          std::optional<Baseline> baseline = Baseline()) {
     RuleSet rules;
     rules.detectors = config;
     Engine engine(rules);
     engine.SetBaseline(std::move(baseline));
-    return engine.Evaluate(Collect(), Now());
+    return engine;
+  }
+
+  // One snapshot through a fresh engine.
+  std::vector<Finding> Evaluate(const DetectorsConfig& config,
+                                std::optional<Baseline> baseline = Baseline()) {
+    return NewEngine(config, std::move(baseline)).Evaluate(Collect(), Now());
   }
 
   static int64_t Now() {
@@ -336,10 +342,7 @@ TEST_F(DetectorTest, FanOutIsQuietBelowTheLimits) {
 // --- 9. syn_flood ---------------------------------------------------------------------------
 
 TEST_F(DetectorTest, SynFloodFiresWhenAListenersAcceptQueueOverflows) {
-  RuleSet rules;
-  rules.detectors = AllOn();
-  Engine engine(rules);
-  engine.SetBaseline(Baseline());
+  Engine engine = NewEngine(AllOn());
   TestSocket listener = ListenOn("127.0.0.1", 8080, /*backlog=*/1);
   engine.Evaluate(Collect(), Now());  // the counters before
   // Nobody accepts: once the queue holds backlog + 1 connections, further ones are dropped.
@@ -353,10 +356,7 @@ TEST_F(DetectorTest, SynFloodFiresWhenAListenersAcceptQueueOverflows) {
 }
 
 TEST_F(DetectorTest, SynFloodIsQuietForAListenerKeepingUp) {
-  RuleSet rules;
-  rules.detectors = AllOn();
-  Engine engine(rules);
-  engine.SetBaseline(Baseline());
+  Engine engine = NewEngine(AllOn());
   TestSocket listener = ListenOn("127.0.0.1", 8080, /*backlog=*/128);
   engine.Evaluate(Collect(), Now());
   std::vector<Fd> clients;
@@ -400,10 +400,7 @@ TEST_F(DetectorTest, PrivilegedPortIsQuietForRootAndOffByDefault) {
 
 TEST_F(DetectorTest, NewOutboundFiresForADestinationFirstMetAfterTheStart) {
   AddRemoteNetwork();
-  RuleSet rules;
-  rules.detectors = AllOn();
-  Engine engine(rules);
-  engine.SetBaseline(Baseline());
+  Engine engine = NewEngine(AllOn());
   Fd known = ConnectAsync("10.200.0.2", 443);
   EXPECT_TRUE(Of(engine.Evaluate(Collect(), Now()), "new_outbound").empty()) << "learning";
   Fd fresh = ConnectAsync("10.200.0.3", 443);
@@ -414,10 +411,7 @@ TEST_F(DetectorTest, NewOutboundFiresForADestinationFirstMetAfterTheStart) {
 
 TEST_F(DetectorTest, NewOutboundIsQuietForKnownDestinationsAndOffByDefault) {
   AddRemoteNetwork();
-  RuleSet rules;
-  rules.detectors = AllOn();
-  Engine engine(rules);
-  engine.SetBaseline(Baseline());
+  Engine engine = NewEngine(AllOn());
   Fd first = ConnectAsync("10.200.0.2", 443);
   engine.Evaluate(Collect(), Now());
   Fd again = ConnectAsync("10.200.0.2", 443);  // the same destination, another connection
@@ -435,10 +429,7 @@ TEST_F(DetectorTest, DetectorExceptionsAndAcceptedSubjectsSilenceFindings) {
   config.sensitive_exposed.exceptions.push_back(on_redis_port);
   EXPECT_TRUE(Of(Evaluate(config), "sensitive_exposed").empty());
 
-  RuleSet rules;
-  rules.detectors = AllOn();
-  Engine engine(rules);
-  engine.SetBaseline(Baseline());
+  Engine engine = NewEngine(AllOn());
   const std::vector<Finding> before = engine.Evaluate(Collect(), Now());
   ASSERT_FALSE(Of(before, "sensitive_exposed").empty());
   engine.SetAccepted({Of(before, "sensitive_exposed")[0].subject});
