@@ -1,5 +1,5 @@
-// `portwatch agent`: the background agent — collect, record and prune every interval, reload on
-// SIGHUP, stop cleanly on SIGTERM or SIGINT.
+// `portwatch agent`: the background agent — collect, record, run the rules and prune every
+// interval, reload on SIGHUP, stop cleanly on SIGTERM or SIGINT.
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -95,12 +95,14 @@ int RunAgent(const AgentFlags& flags) {
 
 void AddAgentCommand(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<AgentFlags>();
-  CLI::App* command =
-      app.add_subcommand("agent", "Run the background agent: record socket history every interval");
+  CLI::App* command = app.add_subcommand(
+      "agent", "Run the background agent: record socket history and raise alerts every interval");
   command->add_option("-c,--config", flags->config,
                       "YAML config file (default: built-in defaults)");
   command->add_option("--db", flags->db, "History database, overriding the config");
-  command->footer("Signals: SIGHUP reloads the config, SIGTERM and SIGINT stop the agent.");
+  command->footer(
+      "Signals: SIGHUP reloads the config, the rules and the baseline; SIGTERM and SIGINT stop "
+      "the agent. See `portwatch alerts` for what it found.");
   command->callback([flags, &exit_code] { exit_code = RunAgent(*flags); });
 }
 
