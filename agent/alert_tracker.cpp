@@ -110,9 +110,10 @@ Result<AlertTracker> AlertTracker::Create(store::Database& db, Options options) 
 }
 
 Result<void> AlertTracker::Load() {
+  // The version is taken first and kept only once everything is read: a change made meanwhile
+  // is then seen by the next Refresh, and a failed read is retried by it.
   Result<int64_t> version = store::DataVersion(*db_);
   if (!version) return version.error();
-  data_version_ = *version;
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
@@ -130,6 +131,7 @@ Result<void> AlertTracker::Load() {
     live[std::move(subject)] = std::move(entry);
   }
   live_ = std::move(live);
+  data_version_ = *version;
   return Ok();
 }
 
@@ -142,9 +144,9 @@ Result<std::optional<std::unordered_set<std::string>>> AlertTracker::Refresh() {
   Result<int64_t> version = store::DataVersion(*db_);
   if (!version) return version.error();
   if (*version == data_version_) return std::optional<std::unordered_set<std::string>>();
-  if (Result<void> loaded = Load(); !loaded) return loaded.error();
   Result<std::unordered_set<std::string>> accepted = store::AcceptedSubjects(*db_);
   if (!accepted) return accepted.error();
+  if (Result<void> loaded = Load(); !loaded) return loaded.error();
   return std::optional<std::unordered_set<std::string>>(std::move(*accepted));
 }
 

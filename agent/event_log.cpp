@@ -83,12 +83,20 @@ void EventLog::ReopenIfRotated() {
 }
 
 void EventLog::Emit(const std::string& line) {
-  const bool written = std::fwrite(line.data(), 1, line.size(), file_) == line.size() &&
-                       std::fputc('\n', file_) != EOF;
-  if (!written && !failing_) {
+  batch_ok_ = std::fwrite(line.data(), 1, line.size(), file_) == line.size() &&
+              std::fputc('\n', file_) != EOF && batch_ok_;
+}
+
+void EventLog::Flush() {
+  // Buffered writes fail here (a full disk) as often as in fwrite. Said once, not per interval.
+  const bool ok = std::fflush(file_) == 0 && batch_ok_;
+  if (!ok && !failing_) {
     spdlog::error("cannot write the events log {}: {}", path_, std::strerror(errno));
+  } else if (ok && failing_) {
+    spdlog::warn("writing the events log {} again", path_);
   }
-  failing_ = !written;
+  failing_ = !ok;
+  batch_ok_ = true;
 }
 
 void EventLog::Write(const store::ListenerEvents& listeners) {
@@ -106,7 +114,7 @@ void EventLog::Write(const store::ListenerEvents& listeners) {
     line += found ? "}" : "null}";
     Emit(line);
   }
-  std::fflush(file_);
+  Flush();
 }
 
 void EventLog::Write(const std::vector<AlertChange>& alerts) {
@@ -116,7 +124,7 @@ void EventLog::Write(const std::vector<AlertChange>& alerts) {
     Emit(fmt::format(R"({{"time":"{}","event":"alert_{}","alert":{}}})", IsoTime(change.at),
                      store::AlertEventKindName(change.kind), AlertJson(change.alert)));
   }
-  std::fflush(file_);
+  Flush();
 }
 
 }  // namespace portwatch::agent

@@ -32,11 +32,13 @@ class EventLog {
  private:
   EventLog(std::string path, std::FILE* file) : path_(std::move(path)), file_(file) {}
   void Emit(const std::string& line);
+  void Flush();
   void ReopenIfRotated();
 
   std::string path_;
   std::FILE* file_;
   bool failing_ = false;
+  bool batch_ok_ = true;  // every line since the last flush was written
 };
 
 // The JSON form of an alert, as the events log, `portwatch alerts --json` and the API print it.

@@ -76,6 +76,7 @@ void Loop::Prune() {
       spdlog::warn("cannot prune {}: {}", db_->path(), pruned.error().message);
       return;
     }
+    if (pruned->processes_deleted > 0) writer_.ForgetProcesses();
     if (!pruned->more) return;
   }
   next_prune_ = started;  // a backlog is left: go on next interval

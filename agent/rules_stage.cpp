@@ -76,6 +76,13 @@ Result<void> RulesStage::Configure(const Config& config) {
     learning_.reset();
   } else if (learning_) {
     engine->SetBaseline(std::nullopt);  // still learning: carry on
+  } else if (engine_ && engine_->baseline()) {
+    // Learned but not saved (the save failed): keep it rather than learn anew what listens now.
+    engine->SetBaseline(engine_->baseline());
+    if (Result<void> saved = engine_->baseline()->Save(baseline_path, "portwatch baseline");
+        !saved) {
+      spdlog::error("cannot save the baseline: {}; using it in memory", saved.error().message);
+    }
   } else {
     learning_.emplace();
     learn_until_ = 0;  // set by the first snapshot
@@ -132,6 +139,11 @@ Result<StageStats> RulesStage::Observe(const collectors::Snapshot& snapshot) {
   const std::vector<rules::Finding> findings = engine_->Evaluate(snapshot, now);
   stats.rules_time = std::chrono::steady_clock::now() - started;
   stats.findings = findings.size();
+  // The interval's listener events are logged even if the alerts cannot be written.
+  if (events_) {
+    Result<store::ListenerEvents> listeners = store::ListenerEventsIn(*db_, {now, now});
+    if (listeners) events_->Write(*listeners);
+  }
   Result<std::vector<AlertChange>> changes = tracker_.Update(snapshot, findings, now);
   if (!changes) return changes.error();
   stats.changes = changes->size();
@@ -143,12 +155,7 @@ Result<StageStats> RulesStage::Observe(const collectors::Snapshot& snapshot) {
                  Reasons(alert), alert.count);
   }
 
-  // 3. The events log.
-  if (events_) {
-    Result<store::ListenerEvents> listeners = store::ListenerEventsIn(*db_, {now, now});
-    if (listeners) events_->Write(*listeners);
-    events_->Write(*changes);
-  }
+  if (events_) events_->Write(*changes);
   return stats;
 }
 

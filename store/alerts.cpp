@@ -130,8 +130,8 @@ Result<void> UpdateAlert(Database& db, const Alert& alert) {
 Result<void> UpdateAlertObservation(Database& db, const Alert& alert, bool write_status) {
   Result<Statement> update = db.Prepare(
       "UPDATE alerts SET severity = ?2, title = ?3, reasons = ?4, count = ?5, last_seen = ?6, "
-      "resolved_at = ?7, last_evidence = ?8, status = CASE WHEN ?9 THEN ?10 ELSE status END "
-      "WHERE id = ?1");
+      "resolved_at = CASE WHEN ?9 THEN ?7 ELSE resolved_at END, last_evidence = ?8, "
+      "status = CASE WHEN ?9 THEN ?10 ELSE status END WHERE id = ?1 AND accepted = 0");
   if (!update) return update.error();
   update->Bind(1, alert.id)
       .Bind(2, int64_t{alert.severity})

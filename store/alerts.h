@@ -66,8 +66,8 @@ Result<int64_t> InsertAlert(Database& db, const Alert& alert);
 // Writes every field of an existing alert.
 Result<void> UpdateAlert(Database& db, const Alert& alert);
 // Writes what the agent observes of an existing alert (severity, title, reasons, count, last
-// seen, resolved_at, last evidence), and its status only when `write_status` — leaving what an
-// operator set meanwhile (acknowledged, silenced, accepted) alone.
+// seen, last evidence), and its status and resolved_at only when `write_status`, leaving what an
+// operator set meanwhile (acknowledged, silenced) alone; an accepted alert is not touched.
 Result<void> UpdateAlertObservation(Database& db, const Alert& alert, bool write_status);
 Result<int64_t> InsertAlertEvent(Database& db, const AlertEvent& event);
 

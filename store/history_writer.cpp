@@ -122,6 +122,14 @@ Result<WriteStats> HistoryWriter::Write(const Snapshot& snapshot) {
   behind_ = false;
   committed_ = snapshot;
   committed_rows_ = std::move(row_ids);
+  // Remember only the processes still on the host: the map would otherwise grow with every
+  // process that ever owned a socket.
+  std::erase_if(processes, [&snapshot](const auto& entry) {
+    return std::none_of(
+        snapshot.processes.begin(), snapshot.processes.end(), [&entry](const Process& process) {
+          return process.pid == entry.first.first && process.start_time == entry.first.second;
+        });
+  });
   process_rows_ = std::move(processes);
   if (written->keyframe) last_keyframe_ = ToMillis(snapshot.taken_at);
   return written;

@@ -50,6 +50,10 @@ class HistoryWriter {
   // Whether the last Write failed; the next one retries with everything since the last commit.
   bool behind() const { return behind_; }
 
+  // Retention deleted process rows (PruneStats::processes_deleted): forget the row ids this
+  // writer remembers, so it stores a process again the next time one of its sockets opens.
+  void ForgetProcesses() { process_rows_.clear(); }
+
  private:
   struct Statements;
   HistoryWriter(Database& db, WriterOptions options, std::unique_ptr<Statements> statements);

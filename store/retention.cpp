@@ -75,11 +75,20 @@ Result<PruneStats> PruneBatch(Database& db, const RetentionPolicy& policy, int64
   if (!deleted) return deleted.error();
   stats.sockets_deleted = *deleted;
 
-  // 2. Keyframes and samples past the age limit (keeping the last keyframe before it, which
-  //    later point-in-time queries start from).
+  // 2. Keyframes and samples past the age limit, keeping the last keyframe before it, which
+  //    later point-in-time queries start from. A cut for size moves the keyframes' limit only
+  //    up to the oldest socket left: the cutoff above may be as recent as the moment the oldest
+  //    socket (a listener open for weeks) closed.
+  int64_t keyframe_cutoff = now_ms - policy.max_age.count();
+  if (over_size) {
+    Result<int64_t> oldest_left =
+        QueryInt(db, "SELECT opened_at FROM sockets ORDER BY id LIMIT ?1", 1);
+    if (!oldest_left) return oldest_left.error();
+    keyframe_cutoff = std::max(keyframe_cutoff, *oldest_left);
+  }
   if (Result<int64_t> keyframes = RunCounting(
           db, "DELETE FROM keyframes WHERE at < (SELECT max(at) FROM keyframes WHERE at <= ?1)",
-          {cutoff});
+          {keyframe_cutoff});
       !keyframes) {
     return keyframes.error();
   }

@@ -3,9 +3,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <thread>
 
 #include "agent/cli/command_errors.h"
@@ -56,11 +58,15 @@ int Learn(const BaselineFlags& flags) {
   const auto end = start + std::chrono::milliseconds(*duration);
   int snapshots = 0;
   int learned = 0;
+  std::set<std::string> warned;
   for (auto next = start;; next += std::chrono::milliseconds(*interval)) {
     Result<collectors::Snapshot> snapshot = collector->Collect();
     if (!snapshot) return kErrors.Failure(snapshot.error().message);
     learned += baseline.Learn(*snapshot);
     ++snapshots;
+    for (const std::string& warning : snapshot->warnings) {
+      if (warned.insert(warning).second) fmt::print(stderr, "portwatch baseline: {}\n", warning);
+    }
     if (next + std::chrono::milliseconds(*interval) > end) break;
     while (!signals.stop.load() &&
            std::chrono::steady_clock::now() < next + std::chrono::milliseconds(*interval)) {
@@ -80,6 +86,15 @@ int Learn(const BaselineFlags& flags) {
     return kErrors.Failure(saved.error().message);
   fmt::print("{}: {} listeners ({} new) from {} snapshots\n", out, baseline.entries().size(),
              learned, snapshots);
+  const auto unowned =
+      std::count_if(baseline.entries().begin(), baseline.entries().end(),
+                    [](const rules::BaselineEntry& entry) { return entry.program.empty(); });
+  if (unowned > 0) {
+    fmt::print(stderr,
+               "portwatch baseline: {} listeners had no owner that could be read, so their "
+               "entries allow any program on their port; run as root to name the programs\n",
+               unowned);
+  }
   return kExitOk;
 }
 

@@ -84,8 +84,9 @@ class LinuxCollector final : public Collector {
   // its new owners at the next full scan, at most kRescanEvery later.
   struct OwnerCache {
     linux::OwnerScan scan;
-    std::vector<int32_t> pids;  // sorted
-    std::unordered_set<uint64_t> inodes;
+    std::vector<int32_t> pids;             // sorted
+    std::unordered_set<uint64_t> covered;  // sockets whose owners the scan tells
+    std::unordered_set<uint64_t> all;      // every socket the dump had then
     std::chrono::steady_clock::time_point taken;
   };
   static constexpr std::chrono::seconds kRescanEvery{30};
@@ -97,8 +98,10 @@ class LinuxCollector final : public Collector {
       // 1. Perhaps nothing changed: dump first, then see whether the last scan covers it.
       if (Result<void> sockets = CollectSockets(snapshot); !sockets) return sockets.error();
       const bool covered = std::all_of(
-          snapshot.sockets.begin(), snapshot.sockets.end(),
-          [this](const Socket& socket) { return cache_->inodes.contains(socket.inode); });
+          snapshot.sockets.begin(), snapshot.sockets.end(), [this](const Socket& socket) {
+            // Inode 0 (TIME_WAIT, orphans) never has an owner to find.
+            return socket.inode == 0 || cache_->covered.contains(socket.inode);
+          });
       if (covered) {
         snapshot.owners_reused = true;
         JoinOwners(cache_->scan, snapshot);
@@ -107,7 +110,6 @@ class LinuxCollector final : public Collector {
       Result<linux::OwnerScan> scan = linux::ScanSocketOwners(options_.proc_root, expected);
       if (!scan) return scan.error();
       Remember(std::move(scan).value(), std::move(pids), snapshot, now);
-      JoinOwners(cache_->scan, snapshot);
       return Ok();
     }
     // 2. The fd scan and the netlink dumps are independent system-call-bound passes: run them
@@ -121,15 +123,28 @@ class LinuxCollector final : public Collector {
     if (!sockets) return sockets.error();
     if (!scan->ok()) return scan->error();
     Remember(std::move(*scan).value(), std::move(pids), snapshot, now);
-    JoinOwners(cache_->scan, snapshot);
     return Ok();
   }
 
-  void Remember(linux::OwnerScan scan, std::vector<int32_t> pids, const Snapshot& snapshot,
+  // Joins the scan's owners to the snapshot and keeps the scan for the next snapshots. A socket
+  // counts as covered when the scan found its owner, or when it was already there, ownerless, at
+  // the scan before (its holder is out of sight: another pid namespace, no permission). A new
+  // socket without an owner may have been opened after the scan read its process's fds (the scan
+  // and the dump run side by side), so it makes the next snapshot scan again.
+  void Remember(linux::OwnerScan scan, std::vector<int32_t> pids, Snapshot& snapshot,
                 std::chrono::steady_clock::time_point taken) {
-    cache_.emplace(OwnerCache{std::move(scan), std::move(pids), {}, taken});
-    cache_->inodes.reserve(snapshot.sockets.size());
-    for (const Socket& socket : snapshot.sockets) cache_->inodes.insert(socket.inode);
+    std::unordered_set<uint64_t> previous;
+    if (cache_) previous = std::move(cache_->all);
+    cache_.emplace(OwnerCache{std::move(scan), std::move(pids), {}, {}, taken});
+    JoinOwners(cache_->scan, snapshot);
+    cache_->covered.reserve(snapshot.sockets.size());
+    cache_->all.reserve(snapshot.sockets.size());
+    for (const Socket& socket : snapshot.sockets) {
+      cache_->all.insert(socket.inode);
+      if (socket.owner_count > 0 || previous.contains(socket.inode)) {
+        cache_->covered.insert(socket.inode);
+      }
+    }
   }
 
   void ReadHostNetwork(HostNetwork& host) const {

@@ -214,6 +214,36 @@ TEST_F(RetentionTest, DeletesAlertsResolvedBeforeTheAgeLimitAndKeepsOpenOnes) {
   EXPECT_EQ(Count(*db_, "SELECT count(*) FROM alert_events"), 0) << "events go with their alert";
 }
 
+TEST_F(RetentionTest, ASizeCutKeepsTheKeyframesTheRemainingHistoryNeeds) {
+  // A listener open since the start closes just before the cut: the oldest closed socket by row
+  // id is then a recent close, which must not make the cut drop the keyframes of what is left.
+  Result<HistoryWriter> writer = HistoryWriter::Create(*db_);
+  ASSERT_TRUE(writer.ok());
+  Socket listener = Connection(22, 100000);
+  listener.remote = {};
+  listener.state = SocketState::kListen;
+  const int minutes = 1500;
+  for (int i = 0; i < minutes; ++i) {
+    std::vector<Socket> sockets = {
+        Connection(static_cast<uint16_t>(40000 + i % 20000), static_cast<uint64_t>(i + 1))};
+    if (i < minutes - 2) sockets.push_back(listener);
+    ASSERT_TRUE(writer->Write(At(kStart + i * kMinute, sockets)).ok());
+  }
+  ASSERT_TRUE(db_->Execute("PRAGMA wal_checkpoint(TRUNCATE)").ok());
+  RetentionPolicy policy;
+  policy.max_age = std::chrono::hours(24 * 365);
+  policy.max_bytes = DatabaseBytes(*db_) * 3 / 4;
+  policy.batch_rows = 200;
+  Result<PruneStats> pruned = PruneBatch(*db_, policy, kStart + minutes * kMinute);
+  ASSERT_TRUE(pruned.ok()) << pruned.error().message;
+  ASSERT_GT(pruned->sockets_deleted, 0);
+  // Every moment from the oldest socket left on still answers, with that socket in it.
+  const int64_t oldest = Count(*db_, "SELECT opened_at FROM sockets ORDER BY id LIMIT 1");
+  Result<History> state = StateAt(*db_, oldest + kMinute / 2);
+  ASSERT_TRUE(state.ok()) << state.error().message;
+  EXPECT_EQ(state->snapshot.sockets.size(), 1u);
+}
+
 TEST_F(RetentionTest, NothingToDoIsCheapAndSaysSo) {
   WriteChurn(kStart, 5);
   RetentionPolicy policy;

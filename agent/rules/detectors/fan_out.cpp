@@ -1,7 +1,8 @@
 // 8. One process reaching many distinct remote ports or hosts within a window: a port scan or a
 //    sweep (ATT&CK T1046, Network Service Discovery).
 //
-// Each outbound connection counts once, when first seen; the window slides, so the finding ends
+// Each outbound connection counts once, when first seen (those open at the start are not counted);
+// the window slides, so the finding ends
 // (and the alert resolves) once the process has been quiet for a window. The distinct ports and
 // hosts of each window are counted as contacts enter and leave it, so an interval costs one hash
 // lookup per outbound connection, however busy the host.
@@ -98,7 +99,9 @@ class FanOut final : public Detector {
       const auto [seen, inserted] =
           seen_.try_emplace(collectors::SocketIdentity(socket), generation_);
       seen->second = generation_;
-      if (!inserted) continue;
+      // The first snapshot only learns: connections open when the agent starts were not made
+      // within the window (a Prometheus server's scrape targets are no sweep).
+      if (!inserted || generation_ == 1) continue;
       const collectors::Address host = socket.remote.address.Unmapped();
       windows_[key].Add({now, {host.family, host.bytes}, socket.remote.port});
     }

@@ -317,26 +317,35 @@ TEST_F(DetectorTest, FanOutFiresForAProcessReachingManyHosts) {
   DetectorsConfig config = AllOn();
   config.fan_out_hosts = 10;
   config.fan_out_ports = 1000;
+  Engine engine = NewEngine(config);
+  engine.Evaluate(Collect(), Now());  // the agent's first snapshot
   std::vector<Fd> sweep;
   for (int host = 2; host < 14; ++host) {
     sweep.push_back(ConnectAsync(("10.200.0." + std::to_string(host)).c_str(), 22));
   }
-  const std::vector<Finding> found = Of(Evaluate(config), "fan_out");
+  const std::vector<Finding> found = Of(engine.Evaluate(Collect(), Now()), "fan_out");
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].kind, SubjectKind::kProcess);
   EXPECT_THAT(found[0].reason, HasSubstr("on 12 hosts"));
 }
 
-TEST_F(DetectorTest, FanOutIsQuietBelowTheLimits) {
+TEST_F(DetectorTest, FanOutIsQuietBelowTheLimitsAndForConnectionsOpenAtTheStart) {
   AddRemoteNetwork();
   DetectorsConfig config = AllOn();
   config.fan_out_hosts = 10;
   config.fan_out_ports = 10;
+  // Twelve peers already connected when the agent starts: a client pool, not a sweep.
+  std::vector<Fd> pool;
+  for (int host = 2; host < 14; ++host) {
+    pool.push_back(ConnectAsync(("10.200.0." + std::to_string(host)).c_str(), 443));
+  }
+  Engine engine = NewEngine(config);
+  EXPECT_TRUE(Of(engine.Evaluate(Collect(), Now()), "fan_out").empty());
   std::vector<Fd> few;
-  for (int host = 2; host < 7; ++host) {
+  for (int host = 20; host < 25; ++host) {
     few.push_back(ConnectAsync(("10.200.0." + std::to_string(host)).c_str(), 443));
   }
-  EXPECT_TRUE(Of(Evaluate(config), "fan_out").empty());
+  EXPECT_TRUE(Of(engine.Evaluate(Collect(), Now()), "fan_out").empty());
 }
 
 // --- 9. syn_flood ---------------------------------------------------------------------------
