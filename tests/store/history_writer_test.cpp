@@ -223,6 +223,23 @@ TEST_F(HistoryWriterTest, RecordsOpenedClosedAndChangedWithTheirTimes) {
   EXPECT_EQ(Count("sockets"), 3);
 }
 
+TEST_F(HistoryWriterTest, StoresAProcessAgainOnceRetentionDeletedItsRow) {
+  // Retention deletes process rows no socket row refers to, while the writer may still remember
+  // their ids (a process that only shares sockets another process owns first). Told so, the
+  // writer stores the process again instead of failing every write on the foreign key.
+  Writer writer = NewWriter();
+  const Process worker = Proc(400, 5000, "worker");
+  WriteOk(writer, SnapshotBuilder(At(0)).Add(Listener(1, "0.0.0.0", 8080), worker).Build());
+  ASSERT_TRUE(db_.Execute("DELETE FROM sockets; DELETE FROM processes").ok());  // as retention
+  writer->ForgetProcesses();
+  WriteOk(writer, SnapshotBuilder(At(1))
+                      .Add(Listener(1, "0.0.0.0", 8080), worker)
+                      .Add(Listener(2, "0.0.0.0", 8081), worker)
+                      .Build());
+  EXPECT_EQ(Count("processes", "pid = 400"), 1);
+  EXPECT_EQ(Count("sockets", "process_id = (SELECT id FROM processes WHERE pid = 400)"), 1);
+}
+
 TEST_F(HistoryWriterTest, ProcessesAreStoredOncePerPidAndStartTime) {
   Writer writer = NewWriter();
   const Process nginx = Proc(300, 7000, "nginx");
