@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 #include <unordered_map>
 
 #include "collectors/snapshot_diff.h"
@@ -124,12 +125,11 @@ Result<WriteStats> HistoryWriter::Write(const Snapshot& snapshot) {
   committed_rows_ = std::move(row_ids);
   // Remember only the processes still on the host: the map would otherwise grow with every
   // process that ever owned a socket.
-  std::erase_if(processes, [&snapshot](const auto& entry) {
-    return std::none_of(
-        snapshot.processes.begin(), snapshot.processes.end(), [&entry](const Process& process) {
-          return process.pid == entry.first.first && process.start_time == entry.first.second;
-        });
-  });
+  std::set<std::pair<int32_t, uint64_t>> present;
+  for (const Process& process : snapshot.processes)
+    present.emplace(process.pid, process.start_time);
+  std::erase_if(processes,
+                [&present](const auto& entry) { return !present.contains(entry.first); });
   process_rows_ = std::move(processes);
   if (written->keyframe) last_keyframe_ = ToMillis(snapshot.taken_at);
   return written;
