@@ -272,11 +272,15 @@ Result<std::vector<AlertChange>> AlertTracker::Update(const collectors::Snapshot
       return updated.error();
     }
     if (!event) continue;
-    if (Result<int64_t> recorded = store::InsertAlertEvent(*db_, {0, alert.id, now, *event, ""});
-        !recorded) {
-      return recorded.error();
+    Result<int64_t> recorded = store::InsertAlertEvent(*db_, {0, alert.id, now, *event, ""});
+    if (!recorded) return recorded.error();
+    int deliveries = 0;
+    if (outbox_) {
+      Result<int> queued = outbox_->Enqueue(*db_, *recorded, alert, *event, now);
+      if (!queued) return queued.error();
+      deliveries = *queued;
     }
-    changes.push_back({now, *event, alert});
+    changes.push_back({now, *event, alert, *recorded, deliveries});
   }
   if (Result<void> committed = transaction->Commit(); !committed) return committed.error();
   live_ = std::move(next);

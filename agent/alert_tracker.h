@@ -12,12 +12,14 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include "agent/notify/outbox.h"
 #include "agent/rules/finding.h"
 #include "collectors/snapshot.h"
 #include "store/alerts.h"
@@ -28,7 +30,9 @@ namespace portwatch::agent {
 struct AlertChange {
   int64_t at = 0;
   store::AlertEventKind kind;
-  store::Alert alert;  // as written
+  store::Alert alert;    // as written
+  int64_t event_id = 0;  // alert_events.id
+  int deliveries = 0;    // notifications queued for it
 };
 
 class AlertTracker {
@@ -48,6 +52,10 @@ class AlertTracker {
   // statuses and returns the accepted subjects; nullopt when nothing changed.
   Result<std::optional<std::unordered_set<std::string>>> Refresh();
 
+  // Events written from now on are also queued for the outbox's targets, in the same
+  // transaction; null: none are.
+  void set_outbox(std::shared_ptr<const notify::Outbox> outbox) { outbox_ = std::move(outbox); }
+
   size_t active_count() const;
   void set_reopen_within(std::chrono::milliseconds within) { options_.reopen_within = within; }
 
@@ -64,6 +72,7 @@ class AlertTracker {
   Options options_;
   std::unordered_map<std::string, Live> live_;  // by subject
   int64_t data_version_ = -1;
+  std::shared_ptr<const notify::Outbox> outbox_;
 };
 
 // A stable fingerprint of a subject: FNV-1a 64 in hex (as Prometheus fingerprints label sets).

@@ -22,7 +22,7 @@ Result<Config> LoadConfig(const std::string& path) {
   Problems problems(path);
   if (!CheckKeys(root, "",
                  {"interval", "database", "log_level", "retention", "rules", "baseline", "alerts",
-                  "events"},
+                  "events", "notify"},
                  problems)) {
     return Error{problems.Joined()};
   }
@@ -100,6 +100,8 @@ Result<Config> LoadConfig(const std::string& path) {
       config.events = *text;
     }
   }
+  if (const YAML::Node node = root["notify"])
+    notify::ReadNotifyConfig(node, config.notify, problems);
   if (!problems.empty()) return Error{problems.Joined()};
   return config;
 }

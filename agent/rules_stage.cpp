@@ -6,7 +6,10 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <ranges>
 
+#include "agent/notify/notify_config.h"
+#include "agent/notify/target.h"
 #include "agent/rules/rules_loader.h"
 #include "store/alerts.h"
 #include "store/history_writer.h"
@@ -92,6 +95,36 @@ Result<void> RulesStage::Configure(const Config& config) {
                      ? std::string("at the start")
                      : fmt::format("during the first {} s", config.learn_for.count() / 1000));
   }
+  std::vector<std::shared_ptr<const notify::Target>> targets;
+  for (const notify::TargetConfig& target : config.notify.targets) {
+    Result<std::unique_ptr<notify::Target>> made = notify::MakeTarget(target);
+    if (!made) return made.error();
+    targets.push_back(std::move(made).value());
+  }
+  notify::WorkerSettings settings{
+      targets,
+      {config.notify.host.empty() ? notify::HostName() : config.notify.host,
+       config.notify.dashboard_url},
+      config.notify.max_age,
+      config.notify.retry_initial,
+      config.notify.retry_max};
+  if (notifier_) {
+    notifier_->Configure(std::move(settings));
+  } else if (!targets.empty()) {
+    Result<std::unique_ptr<notify::OutboxWorker>> started =
+        notify::OutboxWorker::Start(db_->path(), std::move(settings));
+    if (!started) return started.error();
+    notifier_ = std::move(started).value();
+  }
+  if (!targets.empty()) {
+    spdlog::info("notify: {} targets: {}", targets.size(),
+                 fmt::join(config.notify.targets |
+                               std::views::transform([](const notify::TargetConfig& target) {
+                                 return fmt::format("{} ({})", target.name, target.type);
+                               }),
+                           ", "));
+  }
+  tracker_.set_outbox(std::make_shared<const notify::Outbox>(config.notify.targets));
   engine->SetAccepted(std::move(accepted).value());
   spdlog::info("rules: {} detectors and {} rules from {} files", engine->detector_count(),
                engine->rule_count(), files->size());
@@ -147,6 +180,9 @@ Result<StageStats> RulesStage::Observe(const collectors::Snapshot& snapshot) {
   Result<std::vector<AlertChange>> changes = tracker_.Update(snapshot, findings, now);
   if (!changes) return changes.error();
   stats.changes = changes->size();
+  for (const AlertChange& change : *changes)
+    stats.deliveries += static_cast<size_t>(change.deliveries);
+  if (stats.deliveries > 0 && notifier_) notifier_->Wake();
   for (const AlertChange& change : *changes) {
     const store::Alert& alert = change.alert;
     spdlog::info("alert {} {} [{}] {}: {} (seen {} times)", alert.id,

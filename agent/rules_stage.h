@@ -1,6 +1,7 @@
 // RulesStage: the half of the agent's loop after the history is written — run the rules over
-// the snapshot, fold the findings into alerts, learn the baseline while there is none, and write
-// listener and alert events to the events log.
+// the snapshot, fold the findings into alerts, learn the baseline while there is none, write
+// listener and alert events to the events log, and queue the alert events for the notification
+// targets (whose OutboxWorker thread it owns).
 //
 // Built from a Config; Reload swaps in new rules only when they all load (a broken file keeps
 // the running ones and says why). Runs on the loop's thread, on the loop's database connection;
@@ -15,6 +16,7 @@
 #include "agent/alert_tracker.h"
 #include "agent/config.h"
 #include "agent/event_log.h"
+#include "agent/notify/outbox_worker.h"
 #include "agent/rules/baseline.h"
 #include "agent/rules/engine.h"
 #include "collectors/snapshot.h"
@@ -24,7 +26,8 @@ namespace portwatch::agent {
 
 struct StageStats {
   size_t findings = 0;
-  size_t changes = 0;  // alert events written
+  size_t changes = 0;     // alert events written
+  size_t deliveries = 0;  // notifications queued for them
   std::chrono::nanoseconds rules_time{0};
 };
 
@@ -56,6 +59,7 @@ class RulesStage {
   std::optional<rules::Baseline> learning_;
   int64_t learn_until_ = 0;
   std::chrono::milliseconds learn_for_{0};
+  std::unique_ptr<notify::OutboxWorker> notifier_;  // null until a target is configured
 };
 
 // Where the baseline lives when the config does not say: beside the database.

@@ -162,6 +162,26 @@ CREATE TABLE accepted_subjects(
   alert_id INTEGER
 ) WITHOUT ROWID;
 )sql",
+    R"sql(
+-- The notification outbox: one row per (alert event, target), written in the alert's own
+-- transaction, so an event is never stored without being queued. A worker sends the pending rows
+-- and records each attempt; a row that cannot be delivered ends failed with the reason, never
+-- deleted unseen. Times are Unix milliseconds.
+CREATE TABLE deliveries(
+  id INTEGER PRIMARY KEY,
+  event_id INTEGER NOT NULL REFERENCES alert_events(id) ON DELETE CASCADE,
+  target TEXT NOT NULL,           -- the target's name in the config
+  status INTEGER NOT NULL,        -- 1 pending, 2 delivered, 3 failed
+  created_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_attempt_at INTEGER,
+  response_code INTEGER,          -- the receiver's last HTTP status; NULL when none came
+  last_error TEXT NOT NULL DEFAULT '',
+  UNIQUE(event_id, target)
+);
+CREATE INDEX deliveries_pending ON deliveries(next_attempt_at) WHERE status = 1;
+)sql",
 };
 static_assert(std::size(kMigrations) == Database::kSchemaVersion,
               "one migration per schema version");

@@ -13,6 +13,7 @@
 
 #include "agent/cli/command_errors.h"
 #include "agent/cli/commands.h"
+#include "agent/cli/delivery_text.h"
 #include "agent/cli/exit_codes.h"
 #include "agent/cli/state_paths.h"
 #include "agent/cli/time_argument.h"
@@ -21,6 +22,7 @@
 #include "collectors/parse_number.h"
 #include "store/alerts.h"
 #include "store/database.h"
+#include "store/deliveries.h"
 #include "store/history_writer.h"
 
 namespace portwatch::agent {
@@ -140,6 +142,11 @@ int Show(const AlertsFlags& flags) {
   if (!*alert) return kErrors.Failure(fmt::format("no alert with id {} in {}", *id, db->path()));
   Result<std::vector<store::AlertEvent>> events = store::AlertEvents(*db, *id);
   if (!events) return kErrors.Failure(events.error().message);
+  store::DeliveryFilter filter;
+  filter.alert_id = *id;
+  filter.limit = 1000;
+  Result<std::vector<store::Delivery>> deliveries = store::ListDeliveries(*db, filter);
+  if (!deliveries) return kErrors.Failure(deliveries.error().message);
   if (flags.json) {
     nlohmann::json json = nlohmann::json::parse(AlertJson(**alert));
     json["events"] = nlohmann::json::array();
@@ -147,6 +154,10 @@ int Show(const AlertsFlags& flags) {
       json["events"].push_back({{"at", FormatLocalTime(event.at)},
                                 {"event", store::AlertEventKindName(event.kind)},
                                 {"detail", event.detail}});
+    }
+    json["deliveries"] = nlohmann::json::array();
+    for (const store::Delivery& delivery : *deliveries) {
+      json["deliveries"].push_back(DeliveryJson(delivery));
     }
     fmt::print("{}\n", json.dump(2));
     return kExitOk;
@@ -165,6 +176,10 @@ int Show(const AlertsFlags& flags) {
   for (const store::AlertEvent& event : *events) {
     fmt::print("  {}  {}{}\n", FormatLocalTime(event.at), store::AlertEventKindName(event.kind),
                event.detail.empty() ? "" : " " + event.detail);
+  }
+  if (!deliveries->empty()) fmt::print("  notifications\n");
+  for (auto it = deliveries->rbegin(); it != deliveries->rend(); ++it) {
+    fmt::print("  {}\n", DeliveryLine(*it));
   }
   return kExitOk;
 }

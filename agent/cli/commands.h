@@ -16,5 +16,6 @@ void AddAgentCommand(CLI::App& app, int& exit_code);
 void AddRulesCommand(CLI::App& app, int& exit_code);
 void AddAlertsCommand(CLI::App& app, int& exit_code);
 void AddBaselineCommand(CLI::App& app, int& exit_code);
+void AddNotifyCommand(CLI::App& app, int& exit_code);
 
 }  // namespace portwatch::agent

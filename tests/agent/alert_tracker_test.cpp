@@ -11,6 +11,7 @@
 
 #include "store/alerts.h"
 #include "store/database.h"
+#include "store/deliveries.h"
 #include "store/history_writer.h"
 #include "tests/support/snapshot_builder.h"
 #include "tests/support/temp_dir.h"
@@ -229,6 +230,41 @@ TEST_F(AlertTrackerTest, AFailedWriteChangesNothingAndTheNextIntervalCatchesUp) 
   ASSERT_EQ(opened.size(), 1u);
   EXPECT_EQ(opened[0].kind, AlertEventKind::kOpened);
   EXPECT_EQ(All().size(), 1u);
+}
+
+TEST_F(AlertTrackerTest, QueuesEachEventForTheTargetsThatTakeItInTheSameTransaction) {
+  AlertTracker tracker = NewTracker();
+  notify::TargetConfig chat;
+  chat.name = "chat";
+  notify::TargetConfig quiet = chat;
+  quiet.name = "quiet";
+  quiet.send_resolved = false;
+  tracker.set_outbox(
+      std::make_shared<const notify::Outbox>(std::vector<notify::TargetConfig>{chat, quiet}));
+
+  const std::vector<AlertChange> opened = Update(tracker, Listening(kT0, {1}), {About(0)});
+  ASSERT_EQ(opened.size(), 1u);
+  EXPECT_EQ(opened[0].deliveries, 2);
+  const std::vector<AlertChange> resolved = Update(tracker, Listening(kT0 + kSecond, {}), {});
+  ASSERT_EQ(resolved.size(), 1u);
+  EXPECT_EQ(resolved[0].deliveries, 1);
+
+  Result<std::vector<store::Delivery>> rows = store::DueDeliveries(db_, kT0 + kSecond, 10);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 3u);
+  EXPECT_EQ((*rows)[0].event_id, opened[0].event_id);
+  EXPECT_EQ((*rows)[1].event_id, opened[0].event_id);
+  EXPECT_EQ((*rows)[2].event_id, resolved[0].event_id);
+  EXPECT_EQ((*rows)[2].target, "chat");
+
+  // A write that fails queues nothing either.
+  store::Database other = Open();
+  ASSERT_TRUE(other.Execute("BEGIN EXCLUSIVE").ok());
+  db_.SetBusyTimeout(std::chrono::milliseconds(0));
+  EXPECT_FALSE(
+      tracker.Update(Listening(kT0 + 2 * kSecond, {2}), {About(0)}, kT0 + 2 * kSecond).ok());
+  ASSERT_TRUE(other.Execute("ROLLBACK").ok());
+  EXPECT_EQ(store::ListDeliveries(db_, {})->size(), 3u);
 }
 
 TEST(Fingerprint, IsStableAndTellsSubjectsApart) {

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +12,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/sockets.h"
 
 namespace portwatch::testing {
 
@@ -126,6 +131,17 @@ ChildProcess::~ChildProcess() {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
+}
+
+std::unique_ptr<ChildProcess> ListenerProcess(const std::string& program, uint16_t port) {
+  Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  const int one = 1;
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  EXPECT_TRUE(BindTo(fd.get(), AF_INET, "0.0.0.0", port)) << "port " << port;
+  EXPECT_EQ(listen(fd.get(), 8), 0);
+  std::unique_ptr<ChildProcess> child = ChildProcess::Exec({program, "1000"}, {fd.get()});
+  fd.Reset();
+  return child;
 }
 
 }  // namespace portwatch::testing

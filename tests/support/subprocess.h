@@ -3,6 +3,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+
 #include <functional>
 #include <memory>
 #include <string>
@@ -43,5 +45,9 @@ class ChildProcess {
   ChildProcess() = default;
   pid_t pid_ = -1;
 };
+
+// Runs `program` (say, a copy of sleep) holding a TCP listener on 0.0.0.0:port that the test
+// opened and handed over, so the listener's only owner is that program.
+std::unique_ptr<ChildProcess> ListenerProcess(const std::string& program, uint16_t port);
 
 }  // namespace portwatch::testing

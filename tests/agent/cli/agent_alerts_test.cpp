@@ -45,18 +45,6 @@ json Alerts(const std::string& db, std::vector<std::string> flags = {}) {
   return parsed.is_array() ? parsed : json::array();
 }
 
-// A copy of sleep in `dir` listening on 0.0.0.0:port (the listener handed to it).
-std::unique_ptr<ChildProcess> ListenerIn(const std::string& program, uint16_t port) {
-  portwatch::testing::Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  const int one = 1;
-  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  EXPECT_TRUE(portwatch::testing::BindTo(fd.get(), AF_INET, "0.0.0.0", port));
-  EXPECT_EQ(listen(fd.get(), 8), 0);
-  std::unique_ptr<ChildProcess> child = ChildProcess::Exec({program, "1000"}, {fd.get()});
-  fd.Reset();
-  return child;
-}
-
 std::vector<json> EventLines(const std::string& path) {
   std::ifstream file(path);
   std::vector<json> lines;
@@ -87,7 +75,7 @@ TEST(AgentAlerts, ABackdoorListenerIsOneAlertThatResolvesAndOnceAcceptedNeverFir
   // 1. A program in a temporary directory listens on 31337: one alert, within an interval.
   const std::string program = dir.path() + "/nc";
   std::filesystem::copy_file("/usr/bin/sleep", program);
-  auto listener = ListenerIn(program, 31337);
+  auto listener = portwatch::testing::ListenerProcess(program, 31337);
   json open;
   ASSERT_TRUE(portwatch::testing::WaitFor(
       [&] {
@@ -127,7 +115,7 @@ TEST(AgentAlerts, ABackdoorListenerIsOneAlertThatResolvesAndOnceAcceptedNeverFir
       Portwatch({"alerts", "accept", id, "--db", db});
   ASSERT_EQ(accepted.exit_code, 0) << portwatch::testing::Describe(accepted);
   EXPECT_THAT(accepted.out, HasSubstr("will not be alerted on again"));
-  auto again = ListenerIn(program, 31337);
+  auto again = portwatch::testing::ListenerProcess(program, 31337);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   EXPECT_TRUE(Alerts(db, {"--open"}).empty()) << Alerts(db).dump(2);
 
