@@ -34,6 +34,8 @@ Loop::Loop(Config config, std::unique_ptr<store::Database> db, store::HistoryWri
       db_(std::move(db)),
       writer_(std::move(writer)) {}
 
+Result<void> Loop::StartNotifications() { return rules_ ? rules_->StartNotifications() : Ok(); }
+
 void Loop::Apply(const Config& config) {
   const std::string database = config_.database;
   config_ = config;

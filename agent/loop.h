@@ -39,6 +39,10 @@ class Loop {
   LoopResult Run(SignalFlags& flags, std::optional<std::chrono::milliseconds> duration,
                  const std::function<std::optional<Config>()>& reload = {});
 
+  // Starts sending notifications (the agent, once it holds the instance lock); until then alert
+  // events are only queued.
+  Result<void> StartNotifications();
+
   void Apply(const Config& config);
   store::Database& database() { return *db_; }
 

@@ -12,6 +12,7 @@
 #include "agent/notify/target.h"
 #include "agent/rules/rules_loader.h"
 #include "store/alerts.h"
+#include "store/deliveries.h"
 #include "store/history_writer.h"
 #include "store/queries.h"
 
@@ -101,20 +102,18 @@ Result<void> RulesStage::Configure(const Config& config) {
     if (!made) return made.error();
     targets.push_back(std::move(made).value());
   }
-  notify::WorkerSettings settings{
-      targets,
-      {config.notify.host.empty() ? notify::HostName() : config.notify.host,
-       config.notify.dashboard_url},
-      config.notify.max_age,
-      config.notify.retry_initial,
-      config.notify.retry_max};
+  notify::WorkerSettings settings;
+  settings.targets = targets;
+  settings.context.host = config.notify.host.empty() ? notify::HostName() : config.notify.host;
+  settings.context.dashboard_url = config.notify.dashboard_url;
+  settings.max_age = config.notify.max_age;
+  settings.retry_initial = config.notify.retry_initial;
+  settings.retry_max = config.notify.retry_max;
+  notify_settings_ = settings;
   if (notifier_) {
     notifier_->Configure(std::move(settings));
-  } else if (!targets.empty()) {
-    Result<std::unique_ptr<notify::OutboxWorker>> started =
-        notify::OutboxWorker::Start(db_->path(), std::move(settings));
-    if (!started) return started.error();
-    notifier_ = std::move(started).value();
+  } else if (notifications_) {
+    if (Result<void> started = StartNotifications(); !started) return started.error();
   }
   if (!targets.empty()) {
     spdlog::info("notify: {} targets: {}", targets.size(),
@@ -136,6 +135,24 @@ Result<void> RulesStage::Configure(const Config& config) {
     events_ = std::move(events);
   }
   tracker_.set_reopen_within(config.reopen_within);
+  return Ok();
+}
+
+Result<void> RulesStage::StartNotifications() {
+  notifications_ = true;
+  if (notifier_) return Ok();
+  if (notify_settings_.targets.empty()) {
+    Result<std::optional<int64_t>> pending = store::NextDeliveryDue(*db_);
+    if (!pending) return pending.error();
+    if (!*pending) return Ok();
+    spdlog::warn(
+        "notify: deliveries are pending but no target is configured; they fail after "
+        "notify.max_age unless their target comes back");
+  }
+  Result<std::unique_ptr<notify::OutboxWorker>> started =
+      notify::OutboxWorker::Start(db_->path(), notify_settings_);
+  if (!started) return started.error();
+  notifier_ = std::move(started).value();
   return Ok();
 }
 

@@ -41,6 +41,11 @@ class RulesStage {
   // New rules, baseline and events settings; the old ones stay when the new ones do not load.
   Result<void> Reload(const Config& config);
 
+  // Starts the thread that sends the outbox, when there are targets or rows still pending (which
+  // it then expires after notify.max_age); until this is called, and when there is nothing to
+  // send, alert events are only queued. A reload that adds targets starts it later.
+  Result<void> StartNotifications();
+
   // Where the baseline is read from and saved to.
   const std::string& baseline_path() const { return baseline_path_; }
   size_t active_alerts() const { return tracker_.active_count(); }
@@ -59,7 +64,9 @@ class RulesStage {
   std::optional<rules::Baseline> learning_;
   int64_t learn_until_ = 0;
   std::chrono::milliseconds learn_for_{0};
-  std::unique_ptr<notify::OutboxWorker> notifier_;  // null until a target is configured
+  notify::WorkerSettings notify_settings_;          // for the notifier, as configured last
+  bool notifications_ = false;                      // StartNotifications was called
+  std::unique_ptr<notify::OutboxWorker> notifier_;  // null until started
 };
 
 // Where the baseline lives when the config does not say: beside the database.

@@ -8,7 +8,8 @@ namespace portwatch::store {
 
 namespace {
 
-constexpr std::array<std::string_view, 3> kStatusNames = {"pending", "delivered", "failed"};
+constexpr std::array<std::string_view, 4> kStatusNames = {"pending", "delivered", "failed",
+                                                          "skipped"};
 
 constexpr std::string_view kSelect =
     "SELECT d.id, d.event_id, d.target, d.status, d.created_at, d.attempts, d.next_attempt_at, "
@@ -123,6 +124,22 @@ Result<void> RecordFailed(Database& db, int64_t id, int64_t now,
   return UpdateOne(db, *update, id);
 }
 
+Result<void> RecordSkipped(Database& db, int64_t id, int64_t now, std::string_view why) {
+  Result<Statement> update = db.Prepare(
+      "UPDATE deliveries SET status = 4, last_attempt_at = ?2, last_error = ?3 WHERE id = ?1");
+  if (!update) return update.error();
+  update->Bind(2, now).Bind(3, why);
+  return UpdateOne(db, *update, id);
+}
+
+Result<void> MakePendingDue(Database& db, int64_t now) {
+  Result<Statement> update = db.Prepare(
+      "UPDATE deliveries SET next_attempt_at = ?1 WHERE status = 1 AND next_attempt_at > ?1");
+  if (!update) return update.error();
+  update->Bind(1, now);
+  return update->Run();
+}
+
 Result<void> Postpone(Database& db, int64_t id, int64_t next_attempt_at, std::string_view why) {
   Result<Statement> update = db.Prepare(
       "UPDATE deliveries SET next_attempt_at = ?2, "
@@ -143,12 +160,13 @@ Result<int64_t> ExpireDeliveries(Database& db, int64_t cutoff, std::string_view 
   return int64_t{sqlite3_changes(db.handle())};
 }
 
-Result<int64_t> RequeueFailed(Database& db, std::optional<int64_t> id, int64_t now) {
+Result<int64_t> RequeueFailed(Database& db, std::optional<int64_t> id, std::string_view target,
+                              int64_t now) {
   Result<Statement> update = db.Prepare(
       "UPDATE deliveries SET status = 1, attempts = 0, created_at = ?2, next_attempt_at = ?2 "
-      "WHERE status = 3 AND (?1 IS NULL OR id = ?1)");
+      "WHERE status = 3 AND (?1 IS NULL OR id = ?1) AND (?3 = '' OR target = ?3)");
   if (!update) return update.error();
-  update->Bind(1, id).Bind(2, now);
+  update->Bind(1, id).Bind(2, now).Bind(3, target);
   if (Result<void> run = update->Run(); !run) return run.error();
   const int64_t requeued = sqlite3_changes(db.handle());
   if (id && requeued == 0) {
@@ -193,8 +211,30 @@ Result<std::map<std::string, DeliveryCounts>> CountDeliveries(Database& db) {
       case DeliveryStatus::kFailed:
         target.failed = count;
         break;
+      case DeliveryStatus::kSkipped:
+        target.skipped = count;
+        break;
     }
   }
+}
+
+Result<std::string> OutboxId(Database& db) {
+  Result<Statement> select = db.Prepare("SELECT value FROM meta WHERE key = 'outbox_id'");
+  if (!select) return select.error();
+  Result<bool> row = select->Step();
+  if (!row) return row.error();
+  if (*row) return select->Text(0);
+  // INSERT OR IGNORE and read back: two processes racing to make it agree on the first.
+  if (Result<void> made = db.Execute(
+          "INSERT OR IGNORE INTO meta(key, value) VALUES('outbox_id', lower(hex(randomblob(8))))");
+      !made) {
+    return made.error();
+  }
+  select->Reset();
+  row = select->Step();
+  if (!row) return row.error();
+  if (!*row) return Error{fmt::format("cannot keep an outbox id in {}", db.path())};
+  return select->Text(0);
 }
 
 }  // namespace portwatch::store

@@ -19,8 +19,10 @@
 namespace portwatch::store {
 
 // Stored: never renumber.
-enum class DeliveryStatus : uint8_t { kPending = 1, kDelivered = 2, kFailed = 3 };
-std::string_view DeliveryStatusName(DeliveryStatus status);  // "pending", "delivered", "failed"
+// kSkipped: not sent, on purpose — the alert was silenced or accepted while it waited.
+enum class DeliveryStatus : uint8_t { kPending = 1, kDelivered = 2, kFailed = 3, kSkipped = 4 };
+// "pending", "delivered", "failed", "skipped"
+std::string_view DeliveryStatusName(DeliveryStatus status);
 std::optional<DeliveryStatus> ParseDeliveryStatus(std::string_view text);
 
 struct Delivery {
@@ -54,17 +56,24 @@ Result<void> RecordRetry(Database& db, int64_t id, int64_t now, int64_t next_att
                          std::optional<int64_t> response_code, std::string_view error);
 Result<void> RecordFailed(Database& db, int64_t id, int64_t now,
                           std::optional<int64_t> response_code, std::string_view error);
+// Closes a row without sending it, saying why.
+Result<void> RecordSkipped(Database& db, int64_t id, int64_t now, std::string_view why);
 // Defers a row without counting an attempt (its target is rate limited or backing off).
 Result<void> Postpone(Database& db, int64_t id, int64_t next_attempt_at, std::string_view why);
+
+// Makes every pending row due at `now` at the latest: when a worker starts or its targets change,
+// so rows wait only on what that worker knows (a backoff, a rate limit), oldest first.
+Result<void> MakePendingDue(Database& db, int64_t now);
 
 // Marks failed every row still pending that was queued before `cutoff`, with `reason` before its
 // last error; returns how many.
 Result<int64_t> ExpireDeliveries(Database& db, int64_t cutoff, std::string_view reason);
 
 // Queues failed rows again, due now with a fresh age and no attempts counted: the operator fixed
-// the target. `id` picks one row (an error when it is not failed); nullopt, every failed row.
-// Returns how many.
-Result<int64_t> RequeueFailed(Database& db, std::optional<int64_t> id, int64_t now);
+// the target. `id` picks one row (an error when it is not failed); nullopt, every failed row, or
+// every failed row of `target` when that is not empty. Returns how many.
+Result<int64_t> RequeueFailed(Database& db, std::optional<int64_t> id, std::string_view target,
+                              int64_t now);
 
 struct DeliveryFilter {
   std::optional<DeliveryStatus> status;
@@ -79,8 +88,13 @@ struct DeliveryCounts {
   int64_t pending = 0;
   int64_t delivered = 0;
   int64_t failed = 0;
+  int64_t skipped = 0;
 };
 // By target name.
 Result<std::map<std::string, DeliveryCounts>> CountDeliveries(Database& db);
+
+// A random id made once per database (kept in meta), so that the keys receivers deduplicate on
+// ("<id>:<event id>") never repeat across databases, even on hosts that share a name.
+Result<std::string> OutboxId(Database& db);
 
 }  // namespace portwatch::store

@@ -65,6 +65,12 @@ int RunAgent(const AgentFlags& flags) {
     fmt::print(stderr, "portwatch agent: {}\n", lock.error().message);
     return kExitFailure;
   }
+  // Only the instance holding the lock sends notifications: a second agent started by mistake
+  // must not send the outbox's due rows before the lock turns it away.
+  if (Result<void> started = (*loop)->StartNotifications(); !started) {
+    fmt::print(stderr, "portwatch agent: {}\n", started.error().message);
+    return kExitFailure;
+  }
   spdlog::info("agent started: config from {}, history in {}, every {} ms", config.source,
                config.database, config.interval.count());
 
@@ -83,6 +89,7 @@ int RunAgent(const AgentFlags& flags) {
     return *fresh;
   };
   const LoopResult result = (*loop)->Run(InstallSignalHandlers(), std::nullopt, reload);
+  loop->reset();  // its threads end before the lock goes, so no other agent overlaps them
   if (result.error) {
     spdlog::error("agent stopped: {}", result.error->message);
     return kExitFailure;

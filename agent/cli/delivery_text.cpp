@@ -21,6 +21,8 @@ std::string Outcome(const store::Delivery& delivery) {
                          delivery.last_error.empty() ? "" : ", last: " + delivery.last_error);
     case store::DeliveryStatus::kFailed:
       return fmt::format("{}, {}", attempts, delivery.last_error);
+    case store::DeliveryStatus::kSkipped:
+      return delivery.last_error;
   }
   return attempts;
 }

@@ -33,6 +33,7 @@ struct NotifyFlags {
   std::string db;
   std::string target;  // test
   std::string id;      // retry
+  std::string retry_target;
   bool all_failed = false;
   bool json = false;
   std::string limit = "50";
@@ -42,7 +43,18 @@ constexpr CommandErrors kErrors{"notify"};
 
 int64_t NowMillis() { return store::ToMillis(std::chrono::system_clock::now()); }
 
-int Test(const NotifyFlags& flags) {
+// Where the service's config lives (packaging/), which `notify test` reads unless told otherwise.
+constexpr const char* kServiceConfig = "/etc/portwatch/portwatch.yaml";
+
+int Test(NotifyFlags flags) {
+  if (flags.config.empty()) {
+    if (!std::filesystem::exists(kServiceConfig)) {
+      return kErrors.Usage(fmt::format(
+          "no config at {}; pass --config FILE (the agent's config, with notify.targets)",
+          kServiceConfig));
+    }
+    flags.config = kServiceConfig;
+  }
   Result<Config> config = LoadConfig(flags.config);
   if (!config) return kErrors.Usage(config.error().message);
   const std::vector<notify::TargetConfig>& targets = config->notify.targets;
@@ -58,9 +70,9 @@ int Test(const NotifyFlags& flags) {
   }
   Result<std::unique_ptr<notify::Target>> target = notify::MakeTarget(*found);
   if (!target) return kErrors.Usage(target.error().message);
-  const notify::MessageContext context{
-      config->notify.host.empty() ? notify::HostName() : config->notify.host,
-      config->notify.dashboard_url};
+  notify::MessageContext context;
+  context.host = config->notify.host.empty() ? notify::HostName() : config->notify.host;
+  context.dashboard_url = config->notify.dashboard_url;
   const notify::HttpRequest request = (*target)->Render(notify::TestMessage(context, NowMillis()));
   notify::HttpSender sender;
   const notify::HttpResponse response = sender.Send(request, {found->ca_file, found->timeout});
@@ -111,8 +123,10 @@ int Status(const NotifyFlags& flags) {
     nlohmann::json json = {{"targets", nlohmann::json::object()},
                            {"deliveries", nlohmann::json::array()}};
     for (const auto& [name, count] : *counts) {
-      json["targets"][name] = {
-          {"pending", count.pending}, {"delivered", count.delivered}, {"failed", count.failed}};
+      json["targets"][name] = {{"pending", count.pending},
+                               {"delivered", count.delivered},
+                               {"failed", count.failed},
+                               {"skipped", count.skipped}};
     }
     for (const store::Delivery& row : open_rows) json["deliveries"].push_back(DeliveryJson(row));
     fmt::print("{}\n", json.dump(2));
@@ -147,9 +161,12 @@ int Retry(const NotifyFlags& flags) {
   } else if (!flags.id.empty()) {
     return kErrors.Usage("pass a delivery id or --failed, not both");
   }
+  if (!flags.retry_target.empty() && !flags.all_failed) {
+    return kErrors.Usage("--target goes with --failed");
+  }
   Result<store::Database> db = OpenDatabase(flags, store::Database::Mode::kReadWrite);
   if (!db) return kErrors.Failure(db.error().message);
-  Result<int64_t> requeued = store::RequeueFailed(*db, id, NowMillis());
+  Result<int64_t> requeued = store::RequeueFailed(*db, id, flags.retry_target, NowMillis());
   if (!requeued) return kErrors.Failure(requeued.error().message);
   fmt::print("{} deliver{} queued again; the running agent sends {} within a second\n", *requeued,
              *requeued == 1 ? "y" : "ies", *requeued == 1 ? "it" : "them");
@@ -168,7 +185,8 @@ void AddNotifyCommand(CLI::App& app, int& exit_code) {
       "test", "Send a test message to one target of the config and print its answer");
   test->add_option("target", flags->target, "The target's name (notify.targets[].name)")
       ->required();
-  test->add_option("--config", flags->config, "The agent's config file")->required();
+  test->add_option("-c,--config", flags->config,
+                   fmt::format("The agent's config file (default: {})", kServiceConfig));
   test->callback([flags, &exit_code] { exit_code = Test(*flags); });
 
   const std::string db_help = "History database (default: " + DefaultDatabasePath() + ")";
@@ -183,6 +201,7 @@ void AddNotifyCommand(CLI::App& app, int& exit_code) {
       "retry", "Queue failed deliveries again (after fixing the target's URL or token)");
   retry->add_option("id", flags->id, "One delivery's id (from notify status)");
   retry->add_flag("--failed", flags->all_failed, "Every failed delivery");
+  retry->add_option("--target", flags->retry_target, "With --failed: only this target's");
   retry->add_option("--db", flags->db, db_help);
   retry->callback([flags, &exit_code] { exit_code = Retry(*flags); });
 }

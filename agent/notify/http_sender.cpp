@@ -1,13 +1,14 @@
 #include "agent/notify/http_sender.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <httplib.h>
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <tuple>
@@ -257,21 +259,47 @@ std::string HostHeader(const Url& url) {
   return fmt::format("{}:{}", url.BracketedHost(), url.port);
 }
 
-Result<std::unique_ptr<httplib::Client>> MakeClient(const Url& url) {
-  const bool https = url.scheme == "https";
-  // httplib's parsing of "https://host:port" takes an IPv6 literal of digits and colons only, and
-  // https has no other way in. (Its host-and-port constructor, used for http, parses nothing.)
-  if (https && url.ipv6 && !std::all_of(url.host.begin(), url.host.end(), [](char c) {
-        return c == ':' || std::isdigit(static_cast<unsigned char>(c));
-      })) {
-    return Error{fmt::format(
-        "https to an IPv6 address with letters ([{}]) is not supported; use a host name",
-        url.host)};
+// httplib's client, Base being httplib::ClientImpl for http or httplib::SSLClient for https, that
+// gives up once connected when `stopped` says so. Stop aborts a connect in progress by shutting
+// its socket down, but a socket shut down just before its connect begins still connects, and
+// httplib takes it for connected at once: an http exchange would then wait up to the timeout for
+// the connection to come up, and a TLS handshake would spin until the kernel gives up on it,
+// minutes later. This protected virtual of httplib is the only way in between its connect and
+// the rest of the exchange.
+template <class Base>
+class StoppableClient final : public Base {
+ public:
+  StoppableClient(const std::string& host, int port, std::function<bool()> stopped)
+      : Base(host, port), stopped_(std::move(stopped)) {}
+
+ private:
+  bool create_and_connect_socket(httplib::ClientImpl::Socket& socket,
+                                 httplib::Error& error) override {
+    // The check SSLClient's own override (which is private) adds, then httplib's connect.
+    if (!this->is_valid() || !httplib::ClientImpl::create_and_connect_socket(socket, error)) {
+      return false;
+    }
+    if (!stopped_()) return true;
+    close(socket.sock);
+    socket.sock = INVALID_SOCKET;
+    error = httplib::Error::Canceled;
+    return false;
   }
+
+  std::function<bool()> stopped_;
+};
+
+Result<std::unique_ptr<httplib::ClientImpl>> MakeClient(const Url& url,
+                                                        std::function<bool()> stopped) {
   try {
-    auto client = https ? std::make_unique<httplib::Client>(
-                              fmt::format("https://{}:{}", url.BracketedHost(), url.port))
-                        : std::make_unique<httplib::Client>(url.host, url.port);
+    std::unique_ptr<httplib::ClientImpl> client;
+    if (url.scheme == "https") {
+      client = std::make_unique<StoppableClient<httplib::SSLClient>>(url.host, url.port,
+                                                                     std::move(stopped));
+    } else {
+      client = std::make_unique<StoppableClient<httplib::ClientImpl>>(url.host, url.port,
+                                                                      std::move(stopped));
+    }
     if (!client->is_valid()) return Error{"TLS: cannot set up OpenSSL"};
     return client;
   } catch (const std::exception& e) {
@@ -289,6 +317,11 @@ class ScopedFd {
   ScopedFd& operator=(const ScopedFd&) = delete;
 
   int get() const { return fd_; }
+  // Closes the descriptor held, if any, and takes fd.
+  void Reset(int fd) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = fd;
+  }
 
  private:
   int fd_;
@@ -299,11 +332,32 @@ std::string LowerFirst(std::string text) {
   return text;
 }
 
+// connect(2) on a non-blocking socket, given up after `timeout`: 0, or the error it failed with
+// (ETIMEDOUT when the time ran out).
+int ConnectWithin(int fd, const addrinfo& address, milliseconds timeout) {
+  if (connect(fd, address.ai_addr, address.ai_addrlen) == 0) return 0;
+  if (errno != EINPROGRESS) return errno;
+  pollfd connected{fd, POLLOUT, 0};
+  int ready = 0;
+  do {
+    ready = poll(&connected, 1, static_cast<int>(timeout.count()));
+  } while (ready < 0 && errno == EINTR);
+  if (ready < 0) return errno;
+  if (ready == 0) return ETIMEDOUT;
+  int error = 0;
+  socklen_t size = sizeof(error);
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0) return errno;
+  return error;
+}
+
+// Lends Stop a socket (see HttpSender::Lender); false once stopped, when it must not be used.
+using Lend = std::function<bool(int socket)>;
+
 // Why httplib's Error::Connection happened. httplib reports a name that does not resolve and a
 // refused or unreachable address alike and keeps neither error, so this asks again; it runs only
-// after a failure.
+// after a failure. Its connects are lent to Stop like httplib's; once stopped it says so.
 std::string WhyNoConnection(const std::string& host, int port, const std::string& what,
-                            milliseconds timeout) {
+                            milliseconds timeout, const Lend& lend) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -315,25 +369,22 @@ std::string WhyNoConnection(const std::string& host, int port, const std::string
   }
   const std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, freeaddrinfo);
   const milliseconds probe_timeout = std::min<milliseconds>(timeout, std::chrono::seconds(2));
-  timeval limit{};
-  limit.tv_sec = static_cast<time_t>(probe_timeout.count() / 1000);
-  limit.tv_usec = static_cast<suseconds_t>(probe_timeout.count() % 1000 * 1000);
   int error = 0;
   for (const addrinfo* address = found; address != nullptr; address = address->ai_next) {
-    const ScopedFd fd(
-        socket(address->ai_family, address->ai_socktype | SOCK_CLOEXEC, address->ai_protocol));
+    const ScopedFd fd(socket(address->ai_family,
+                             address->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                             address->ai_protocol));
     if (fd.get() < 0) {
       error = errno;
       continue;
     }
-    // A blocking connect gives up after SO_SNDTIMEO.
-    setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
-    if (connect(fd.get(), address->ai_addr, address->ai_addrlen) == 0) {
+    if (!lend(fd.get())) return "stopped";
+    error = ConnectWithin(fd.get(), *address, probe_timeout);
+    if (error == 0) {
       return fmt::format("could not connect to {}", what);  // it answers now: a passing failure
     }
-    error = errno;
   }
-  if (error == EINPROGRESS || error == EAGAIN) return fmt::format("no answer from {}", what);
+  if (error == ETIMEDOUT) return fmt::format("no answer from {}", what);
   return fmt::format("could not connect to {} ({})", what, LowerFirst(std::strerror(error)));
 }
 
@@ -356,6 +407,7 @@ struct Attempt {
   const SendOptions& options;
   milliseconds elapsed;
   long verify_result;
+  const Lend& lend;
 };
 
 std::string DescribeUntrusted(const Attempt& attempt) {
@@ -366,7 +418,7 @@ std::string DescribeUntrusted(const Attempt& attempt) {
       return fmt::format(
           "TLS: the server's certificate is not valid for {}; use a URL with a name the "
           "certificate lists",
-          attempt.url.host);
+          attempt.url.BracketedHost());
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
     case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
@@ -408,9 +460,9 @@ std::string DescribeFailure(httplib::Error error, const Attempt& attempt) {
   switch (error) {
     case httplib::Error::Connection:
       return attempt.proxy ? WhyNoConnection(attempt.proxy->host, attempt.proxy->port,
-                                             connecting_to, attempt.options.timeout)
+                                             connecting_to, attempt.options.timeout, attempt.lend)
                            : WhyNoConnection(attempt.url.host, attempt.url.port, connecting_to,
-                                             attempt.options.timeout);
+                                             attempt.options.timeout, attempt.lend);
     case httplib::Error::ConnectionTimeout:
       return fmt::format("timed out after {} connecting to {}", timeout, connecting_to);
     case httplib::Error::Read:
@@ -548,6 +600,41 @@ bool HasLineBreak(std::string_view text) { return text.find_first_of("\r\n") != 
 
 }  // namespace
 
+// Lends Stop, through lent_socket_, a duplicate of each socket a Send uses, httplib's and its own,
+// from just before the socket connects until the Send ends. Shutting a socket down wakes whatever
+// waits on it: a connect in progress fails, a read finds the end of the stream and a write fails,
+// so each stage of the exchange ends at once, through whichever descriptor. Used on the Send's
+// thread; without a descriptor to spare for the duplicate, Stop cannot reach the socket and the
+// Send ends at its timeout.
+class HttpSender::Lender {
+ public:
+  explicit Lender(HttpSender& sender) : sender_(sender) {}
+  ~Lender() {
+    std::lock_guard<std::mutex> lock(sender_.mutex_);
+    sender_.lent_socket_ = -1;
+  }
+  Lender(const Lender&) = delete;
+  Lender& operator=(const Lender&) = delete;
+
+  // Lends socket in place of the one lent before; false, lending nothing, once stopped.
+  bool Lend(int socket) {
+    std::lock_guard<std::mutex> lock(sender_.mutex_);
+    if (sender_.stopped_) return false;
+    duplicate_.Reset(fcntl(socket, F_DUPFD_CLOEXEC, 0));
+    sender_.lent_socket_ = duplicate_.get();
+    return true;
+  }
+
+  bool stopped() const {
+    std::lock_guard<std::mutex> lock(sender_.mutex_);
+    return sender_.stopped_;
+  }
+
+ private:
+  HttpSender& sender_;
+  ScopedFd duplicate_{-1};
+};
+
 HttpResponse HttpSender::Send(const HttpRequest& request, const SendOptions& options) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -580,11 +667,19 @@ HttpResponse HttpSender::Send(const HttpRequest& request, const SendOptions& opt
   const std::string where = RedactUrl(request.url);
 
   // 2. The client, and the request with a body capped as it arrives. SIGPIPE stays blocked until
-  // the client is gone, as its destructor may still shut a TLS session down.
+  // the client is gone, as its destructor may still shut a TLS session down. Each socket httplib
+  // opens is lent to Stop before it connects; one opened once stopped is shut down there and
+  // then, so that its connect ends at once and the client gives up.
   const SigpipeBlocked sigpipe_blocked;
-  Result<std::unique_ptr<httplib::Client>> made = MakeClient(*url);
+  Lender lender(*this);
+  const Lend lend = [&lender](int socket) { return lender.Lend(socket); };
+  Result<std::unique_ptr<httplib::ClientImpl>> made =
+      MakeClient(*url, [&lender] { return lender.stopped(); });
   if (!made.ok()) return Failure(made.error().message);
-  httplib::Client& client = **made;
+  httplib::ClientImpl& client = **made;
+  client.set_socket_options([&lend](int socket) {
+    if (!lend(socket)) shutdown(socket, SHUT_RDWR);
+  });
   client.enable_server_certificate_verification(true);
   if (https && !options.ca_file.empty()) client.set_ca_cert_path(options.ca_file);
   client.set_connection_timeout(options.timeout);
@@ -631,11 +726,7 @@ HttpResponse HttpSender::Send(const HttpRequest& request, const SendOptions& opt
   };
 
   // 3. The exchange, which Stop can cut short.
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (stopped_) return Failure("stopped");
-    current_ = &client;
-  }
+  if (lender.stopped()) return Failure("stopped");
   ERR_clear_error();
   const auto start = std::chrono::steady_clock::now();
   std::optional<httplib::Result> result;
@@ -647,12 +738,6 @@ HttpResponse HttpSender::Send(const HttpRequest& request, const SendOptions& opt
   }
   const auto elapsed =
       std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
-  bool stopped = false;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    current_ = nullptr;
-    stopped = stopped_;
-  }
 
   // 4. What came back.
   const httplib::Response* response = nullptr;
@@ -669,20 +754,28 @@ HttpResponse HttpSender::Send(const HttpRequest& request, const SendOptions& opt
     answer.retry_after = ParseRetryAfter(response->get_header_value("Retry-After"));
     return answer;
   }
-  if (stopped) return Failure("stopped");
+  if (lender.stopped()) return Failure("stopped");
   if (!result) return Failure(fmt::format("the request to {} failed ({})", where, exception));
-  const Attempt attempt{*url, where, *proxy, options, elapsed, client.get_openssl_verify_result()};
-  return Failure(DescribeFailure(result->error(), attempt));
+  const long verify_result =
+      https ? static_cast<const httplib::SSLClient&>(client).get_openssl_verify_result() : 0;
+  const Attempt attempt{*url, where, *proxy, options, elapsed, verify_result, lend};
+  std::string failure = DescribeFailure(result->error(), attempt);
+  // Stop may have cut the probe of a connection failure short.
+  if (lender.stopped()) return Failure("stopped");
+  return Failure(std::move(failure));
 }
 
 void HttpSender::Stop() {
   std::lock_guard<std::mutex> lock(mutex_);
   stopped_ = true;
-  // httplib's stop() shuts the socket of the exchange in flight, so that its blocked read or write
-  // fails at once. While the connection is being set up (connect, a proxy's CONNECT, the TLS
-  // handshake) httplib holds a lock of its own and stop() waits for that step to end, at most the
-  // timeout.
-  if (current_ != nullptr) current_->stop();
+  if (lent_socket_ >= 0) shutdown(lent_socket_, SHUT_RDWR);
+}
+
+Result<void> CheckUrl(std::string_view url) {
+  const Result<Url> parsed = ParseUrl(url);
+  if (!parsed) return parsed.error();
+  if (parsed->scheme != "http" && parsed->scheme != "https") return Error{kNeedsScheme};
+  return Ok();
 }
 
 std::string RedactUrl(std::string_view url) {

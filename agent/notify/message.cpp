@@ -173,7 +173,8 @@ Message BuildMessage(const store::Alert& alert, store::AlertEventKind event, int
   if (!context.dashboard_url.empty()) {
     message.link = fmt::format("{}/#/alerts/{}", DashboardBase(context.dashboard_url), alert.id);
   }
-  message.idempotency_key = fmt::format("{}:{}", message.host, event_id);
+  message.idempotency_key =
+      fmt::format("{}:{}", context.outbox_id.empty() ? message.host : context.outbox_id, event_id);
   return message;
 }
 

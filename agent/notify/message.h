@@ -18,8 +18,16 @@
 namespace portwatch::agent::notify {
 
 struct MessageContext {
+  MessageContext() = default;
+  MessageContext(std::string host_name, std::string dashboard, std::string outbox = "")
+      : host(std::move(host_name)),
+        dashboard_url(std::move(dashboard)),
+        outbox_id(std::move(outbox)) {}
+
   std::string host;           // this machine's name, as messages show it
   std::string dashboard_url;  // base URL of the dashboard; empty: messages carry no link
+  // The database's store::OutboxId, which keys deliveries; empty: the host name stands in.
+  std::string outbox_id;
 };
 
 struct Reason {
@@ -53,7 +61,8 @@ struct Message {
   std::string exposure;     // "loopback", "address", "all"
   std::string link;         // <dashboard_url>/#/alerts/<id>; empty without a dashboard URL
 
-  // Stable across restarts and retries of the same delivery: "<host>:<event id>".
+  // Stable across restarts and retries of the same delivery, unique across databases:
+  // "<outbox id>:<event id>".
   std::string idempotency_key;
 
   const std::string& rule() const;  // the most severe reason's rule, or "" when none

@@ -179,6 +179,9 @@ void ReadTarget(const YAML::Node& node, size_t index, NotifyConfig& out, Problem
   }
   if (const YAML::Node timeout = node["timeout"]) {
     ReadDuration(timeout, section + ".timeout", target.timeout, problems);
+    if (target.timeout < std::chrono::milliseconds(100)) {
+      problems.Add(timeout, fmt::format("{}.timeout: must be at least 100ms", section));
+    }
   }
   if (const YAML::Node resend = node["resend_every"]) {
     ReadDuration(resend, section + ".resend_every", target.resend_every, problems);
@@ -254,6 +257,10 @@ void ReadNotifyConfig(const YAML::Node& node, NotifyConfig& out, Problems& probl
   }
   if (const YAML::Node age = node["max_age"]) {
     ReadDuration(age, "notify.max_age", out.max_age, problems);
+    if (out.max_age < std::chrono::minutes(1)) {
+      problems.Add(age,
+                   "notify.max_age: must be at least 1m (undelivered alerts are given up then)");
+    }
   }
   if (const YAML::Node retry = node["retry"]) {
     if (CheckKeys(retry, "notify.retry", {"initial", "max"}, problems)) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <random>
+#include <system_error>
 
 #include "agent/notify/outbox.h"
 #include "store/alerts.h"
@@ -16,6 +17,8 @@ namespace {
 
 // How often the worker looks for due rows when nothing wakes it.
 constexpr std::chrono::milliseconds kPoll{1000};
+// How long it waits before trying again when the database cannot be written.
+constexpr std::chrono::milliseconds kStoreRetry{5000};
 constexpr int64_t kBatch = 200;
 
 int64_t NowMillis() { return store::ToMillis(std::chrono::system_clock::now()); }
@@ -37,18 +40,33 @@ std::string Excerpt(std::string_view body) {
 
 std::string Describe(const HttpResponse& response) {
   if (response.status == 0) return response.error;
+  if (response.status >= 300 && response.status < 400) {
+    return fmt::format(
+        "HTTP {}: the URL redirects elsewhere; set the target's URL to where it "
+        "points",
+        response.status);
+  }
   const std::string excerpt = Excerpt(response.body);
   return excerpt.empty() ? fmt::format("HTTP {}", response.status)
                          : fmt::format("HTTP {}: {}", response.status, excerpt);
 }
 
-enum class Outcome { kDelivered, kRetry, kFailed };
+enum class Outcome {
+  kDelivered,
+  kTargetDown,     // the target as a whole: wait, and hold its other deliveries back
+  kMessageFailed,  // this message only: retry it later, let the others go
+  kRefused,        // never going to work as it is
+};
 
 Outcome Classify(const HttpResponse& response) {
-  if (response.ok()) return Outcome::kDelivered;
   const int status = response.status;
-  if (status >= 400 && status < 500 && status != 408 && status != 429) return Outcome::kFailed;
-  return Outcome::kRetry;
+  if (response.ok()) return Outcome::kDelivered;
+  if (status == 0 || status == 408 || status == 429 || status == 502 || status == 503 ||
+      status == 504) {
+    return Outcome::kTargetDown;
+  }
+  if (status >= 500) return Outcome::kMessageFailed;
+  return Outcome::kRefused;
 }
 
 const Target* Find(const WorkerSettings& settings, const std::string& name) {
@@ -58,20 +76,40 @@ const Target* Find(const WorkerSettings& settings, const std::string& name) {
   return nullptr;
 }
 
+// Why a delivery the target took when it was queued is no longer wanted, or empty.
+std::string NoLongerWanted(const TargetConfig& target, const store::Alert& alert,
+                           store::AlertEventKind event, int64_t now) {
+  if (Takes(target, alert, event, now)) return "";
+  if (alert.accepted) return "not sent: the alert was accepted while this waited";
+  if (alert.silenced_until && *alert.silenced_until > now) {
+    return "not sent: the alert was silenced while this waited";
+  }
+  return fmt::format(
+      "not sent: target '{}' no longer takes this alert (min_severity, rules or "
+      "send_resolved changed)",
+      target.name);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<OutboxWorker>> OutboxWorker::Start(const std::string& database,
                                                           WorkerSettings settings) {
   Result<store::Database> db = store::Database::Open(database);
   if (!db) return db.error();
-  auto worker =
-      std::unique_ptr<OutboxWorker>(new OutboxWorker(std::move(db).value(), std::move(settings)));
-  worker->thread_ = std::thread([raw = worker.get()] { raw->Run(); });
+  Result<std::string> id = store::OutboxId(*db);
+  if (!id) return id.error();
+  auto worker = std::unique_ptr<OutboxWorker>(
+      new OutboxWorker(std::move(db).value(), std::move(id).value(), std::move(settings)));
+  try {
+    worker->thread_ = std::thread([raw = worker.get()] { raw->Run(); });
+  } catch (const std::system_error& error) {
+    return Error{fmt::format("cannot start the notification thread: {}", error.what())};
+  }
   return worker;
 }
 
-OutboxWorker::OutboxWorker(store::Database db, WorkerSettings settings)
-    : db_(std::move(db)), settings_(std::move(settings)) {}
+OutboxWorker::OutboxWorker(store::Database db, std::string outbox_id, WorkerSettings settings)
+    : db_(std::move(db)), outbox_id_(std::move(outbox_id)), settings_(std::move(settings)) {}
 
 OutboxWorker::~OutboxWorker() { Stop(); }
 
@@ -87,13 +125,18 @@ void OutboxWorker::Configure(WorkerSettings settings) {
   {
     const std::lock_guard lock(mutex_);
     settings_ = std::move(settings);
+    ++generation_;
     woken_ = true;
   }
   wake_.notify_one();
 }
 
 void OutboxWorker::Stop() {
-  stopping_ = true;
+  {
+    // Under the lock, so the thread cannot miss it between checking and starting to wait.
+    const std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
   sender_.Stop();
   wake_.notify_one();
   if (thread_.joinable()) thread_.join();
@@ -102,28 +145,63 @@ void OutboxWorker::Stop() {
 void OutboxWorker::Run() {
   while (!stopping_) {
     WorkerSettings settings;
+    bool targets_changed = false;
     {
       const std::lock_guard lock(mutex_);
       settings = settings_;
+      targets_changed = generation_ != seen_generation_;
+      seen_generation_ = generation_;
       woken_ = false;
     }
-    const int64_t now = NowMillis();
-    Expire(settings, now);
-    Deliver(settings, now);
-    Resend(settings, now);
-
-    // Sleep until the next row is due (a retry, a rate limit, a re-send), at most kPoll.
-    int64_t wake_at = NowMillis() + kPoll.count();
-    if (Result<std::optional<int64_t>> due = store::NextDeliveryDue(db_); due && *due) {
-      wake_at = std::min(wake_at, **due);
-    }
-    for (const auto& [name, state] : states_) {
-      if (state.next_resend > 0) wake_at = std::min(wake_at, state.next_resend);
-    }
-    const auto pause = std::chrono::milliseconds(std::max<int64_t>(10, wake_at - NowMillis()));
+    settings.context.outbox_id = outbox_id_;
+    Pass(settings, targets_changed);
+    ++passes_;
+    const std::chrono::milliseconds pause = Pause(settings);
     std::unique_lock lock(mutex_);
     wake_.wait_for(lock, pause, [this] { return woken_ || stopping_; });
   }
+}
+
+void OutboxWorker::Pass(const WorkerSettings& settings, bool targets_changed) {
+  pass_failed_ = false;
+  std::erase_if(states_, [&](const auto& entry) { return Find(settings, entry.first) == nullptr; });
+  const int64_t now = NowMillis();
+  // At the start, and when the targets change, rows wait only on what this worker knows: so a
+  // row postponed by an earlier run (or for a target the config lacked) goes in its turn, and a
+  // newer row never overtakes it.
+  if (!targets_changed || Stored(store::MakePendingDue(db_, now), "make pending rows due")) {
+    Expire(settings, now);
+    if (!pass_failed_) Deliver(settings, now);
+    if (!pass_failed_) Resend(settings, now);
+  }
+  if (store_failing_ && !pass_failed_) spdlog::info("notify: the outbox is writable again");
+  store_failing_ = pass_failed_;
+}
+
+bool OutboxWorker::Stored(const Result<void>& result, std::string_view what) {
+  if (result) return true;
+  if (!store_failing_ && !pass_failed_) {
+    spdlog::error("notify: cannot {} in {}: {}; deliveries wait, retrying every {} s", what,
+                  db_.path(), result.error().message, kStoreRetry.count() / 1000);
+  }
+  pass_failed_ = true;
+  return false;
+}
+
+std::chrono::milliseconds OutboxWorker::Pause(const WorkerSettings& settings) {
+  if (pass_failed_) return kStoreRetry;
+  // Until the next row is due (a retry, a rate limit) or the next re-send, at most kPoll.
+  int64_t wake_at = NowMillis() + kPoll.count();
+  if (Result<std::optional<int64_t>> due = store::NextDeliveryDue(db_); due && *due) {
+    wake_at = std::min(wake_at, **due);
+  }
+  for (const std::shared_ptr<const Target>& target : settings.targets) {
+    const auto state = states_.find(target->config().name);
+    if (target->resend_every().count() > 0 && state != states_.end()) {
+      wake_at = std::min(wake_at, state->second.next_resend);
+    }
+  }
+  return std::chrono::milliseconds(std::max<int64_t>(10, wake_at - NowMillis()));
 }
 
 void OutboxWorker::Expire(const WorkerSettings& settings, int64_t now) {
@@ -131,7 +209,7 @@ void OutboxWorker::Expire(const WorkerSettings& settings, int64_t now) {
       fmt::format("not delivered within {} (notify.max_age)", HumanDuration(settings.max_age));
   Result<int64_t> expired = store::ExpireDeliveries(db_, now - settings.max_age.count(), reason);
   if (!expired) {
-    spdlog::warn("notify: cannot expire old deliveries: {}", expired.error().message);
+    Stored(expired.error(), "expire old deliveries");
   } else if (*expired > 0) {
     spdlog::error("notify: {} deliveries {}; marked failed (see portwatch notify status)", *expired,
                   reason);
@@ -152,17 +230,26 @@ std::chrono::milliseconds OutboxWorker::Backoff(const WorkerSettings& settings, 
 void OutboxWorker::Deliver(const WorkerSettings& settings, int64_t now) {
   Result<std::vector<store::Delivery>> due = store::DueDeliveries(db_, now, kBatch);
   if (!due) {
-    spdlog::warn("notify: cannot read the outbox: {}", due.error().message);
+    Stored(due.error(), "read the outbox");
     return;
   }
   for (const store::Delivery& row : *due) {
-    if (stopping_) return;
+    if (stopping_ || pass_failed_) return;
+    if (unrecorded_.contains(row.id)) {
+      // Sent already; only the write saying so is missing.
+      if (Stored(store::RecordDelivered(db_, row.id, NowMillis(), 200), "record a delivery")) {
+        unrecorded_.erase(row.id);
+      }
+      continue;
+    }
     const Target* target = Find(settings, row.target);
     if (target == nullptr) {
-      // Kept, not failed: the target may come back with a reload; max_age ends it otherwise.
-      (void)store::Postpone(
-          db_, row.id, now + settings.retry_max.count(),
-          fmt::format("no target named '{}' in the config; waiting for one", row.target));
+      // Kept, not failed: the target may come back with a reload (which makes the row due again);
+      // max_age ends it otherwise.
+      Stored(store::Postpone(
+                 db_, row.id, now + settings.retry_max.count(),
+                 fmt::format("no target named '{}' in the config; waiting for one", row.target)),
+             "postpone a delivery");
       continue;
     }
     const TargetConfig& config = target->config();
@@ -177,7 +264,7 @@ void OutboxWorker::Deliver(const WorkerSettings& settings, int64_t now) {
       }
     }
     if (state.blocked_until > current) {
-      (void)store::Postpone(db_, row.id, state.blocked_until, "");
+      Stored(store::Postpone(db_, row.id, state.blocked_until, ""), "postpone a delivery");
       continue;
     }
     Attempt(settings, *target, row);
@@ -190,11 +277,17 @@ void OutboxWorker::Attempt(const WorkerSettings& settings, const Target& target,
   TargetState& state = states_[config.name];
   Result<std::optional<store::Alert>> alert = store::FindAlert(db_, row.alert_id);
   if (!alert) {
-    spdlog::warn("notify: cannot read alert {}: {}", row.alert_id, alert.error().message);
+    Stored(alert.error(), "read an alert");
     return;
   }
   if (!*alert) {
-    (void)store::RecordFailed(db_, row.id, NowMillis(), std::nullopt, "the alert is gone");
+    Stored(store::RecordFailed(db_, row.id, NowMillis(), std::nullopt, "the alert is gone"),
+           "record a delivery");
+    return;
+  }
+  if (const std::string why = NoLongerWanted(config, **alert, row.event_kind, NowMillis());
+      !why.empty()) {
+    Stored(store::RecordSkipped(db_, row.id, NowMillis(), why), "record a delivery");
     return;
   }
   const Message message =
@@ -206,35 +299,41 @@ void OutboxWorker::Attempt(const WorkerSettings& settings, const Target& target,
   const std::optional<int64_t> code =
       response.status == 0 ? std::nullopt : std::optional<int64_t>(response.status);
   const std::string where = fmt::format("'{}' ({})", config.name, RedactUrl(request.url));
+  const std::string reason = Describe(response);
   switch (Classify(response)) {
-    case Outcome::kDelivered: {
-      if (Result<void> recorded = store::RecordDelivered(db_, row.id, now, response.status);
-          !recorded) {
-        spdlog::warn("notify: delivered alert {} to {} but cannot record it: {}", row.alert_id,
-                     where, recorded.error().message);
+    case Outcome::kDelivered:
+      if (!Stored(store::RecordDelivered(db_, row.id, now, response.status), "record a delivery")) {
+        unrecorded_.insert(row.id);  // never send it again; record it when the store is back
       }
       if (config.rate_limit > 0) state.sent.push_back(now);
       if (state.failing) spdlog::info("notify: target {} takes deliveries again", where);
       state.failing = false;
       state.blocked_until = 0;
       return;
-    }
-    case Outcome::kFailed: {
-      const std::string reason = Describe(response);
+    case Outcome::kRefused:
       spdlog::error(
           "notify: target {} refused alert {} ({}): {}; not retried (fix the target "
           "and run portwatch notify retry)",
           where, row.alert_id, store::AlertEventKindName(row.event_kind), reason);
-      (void)store::RecordFailed(db_, row.id, now, code, reason);
+      Stored(store::RecordFailed(db_, row.id, now, code, reason), "record a delivery");
+      return;
+    case Outcome::kMessageFailed: {
+      const std::chrono::milliseconds delay = Backoff(settings, row.attempts + 1);
+      spdlog::warn("notify: target {} failed alert {} ({}): {}; retrying it in {} ms", where,
+                   row.alert_id, store::AlertEventKindName(row.event_kind), reason, delay.count());
+      Stored(store::RecordRetry(db_, row.id, now, now + delay.count(), code, reason),
+             "record a delivery");
       return;
     }
-    case Outcome::kRetry: {
-      const bool asked =
-          (response.status == 429 || response.status == 503) && response.retry_after.has_value();
+    case Outcome::kTargetDown: {
+      // The receiver's wish when it says one, but never sooner than our own first step.
+      const std::optional<std::chrono::milliseconds> asked =
+          (response.status == 429 || response.status == 503) ? target.RetryAfter(response)
+                                                             : std::nullopt;
       const std::chrono::milliseconds delay =
-          asked ? *response.retry_after : Backoff(settings, row.attempts + 1);
-      const std::string reason = Describe(response);
-      (void)store::RecordRetry(db_, row.id, now, now + delay.count(), code, reason);
+          asked ? std::max(*asked, settings.retry_initial) : Backoff(settings, row.attempts + 1);
+      Stored(store::RecordRetry(db_, row.id, now, now + delay.count(), code, reason),
+             "record a delivery");
       state.blocked_until = now + delay.count();
       if (!state.failing) {
         spdlog::warn("notify: target {}: {}; retrying {}", where, reason,
@@ -255,12 +354,20 @@ void OutboxWorker::Resend(const WorkerSettings& settings, int64_t now) {
     if (every.count() <= 0 || stopping_) continue;
     TargetState& state = states_[target->config().name];
     if (state.next_resend == 0) state.next_resend = now + every.count();
-    if (now < state.next_resend || state.blocked_until > now) continue;
+    if (state.blocked_until > now) {
+      // Down: the re-send waits with the rest (and must not keep the thread awake meanwhile).
+      state.next_resend = std::max(state.next_resend, state.blocked_until);
+      continue;
+    }
+    if (now < state.next_resend) continue;
     state.next_resend = now + every.count();
     store::AlertFilter filter;
     filter.active_only = true;
     Result<std::vector<store::Alert>> active = store::ListAlerts(db_, filter);
-    if (!active) continue;
+    if (!active) {
+      Stored(active.error(), "read the active alerts");
+      return;
+    }
     std::vector<Message> messages;
     for (const store::Alert& alert : *active) {
       if (!Takes(target->config(), alert, store::AlertEventKind::kOpened, now)) continue;

@@ -3,17 +3,22 @@
 //
 // On its own connection to the agent's database, so a slow receiver never delays the loop.
 // Outcomes, per attempt:
-//   2xx                      delivered.
-//   429 or 503               retried after the receiver's Retry-After (else backoff).
-//   other 4xx (not 408)      failed at once with the status and the receiver's reason: the
-//                            request itself is wrong (a revoked webhook, a bad chat id), and
-//                            retrying would only repeat it.
-//   5xx, 408, no response    retried with exponential backoff and jitter, up to retry_max apart.
-// While a target backs off, its other deliveries wait behind the first, in order, so an outage
-// costs one request per backoff step, not one per alert. A delivery still pending `max_age`
-// after it was queued is marked failed with its last error; nothing is dropped unseen. Rows are
-// marked delivered only after the receiver answered, so a crash between the two sends that one
-// again on restart (the generic webhook's Idempotency-Key lets a receiver drop it).
+//   2xx                        delivered.
+//   429, 503                   retried after the receiver's Retry-After (else backoff).
+//   no answer, 408, 502, 504   retried with exponential backoff and jitter, up to retry_max apart.
+//   other 5xx                  that message retried with backoff; the target's others go on, so
+//                              one message a receiver chokes on does not hold up the rest.
+//   3xx, other 4xx             failed at once with the status and the receiver's reason: the
+//                              request itself is wrong (a revoked webhook, a moved URL, a bad chat
+//                              id), and retrying would only repeat it.
+// While a target is down or asks to wait, its other deliveries wait behind the first, in order, so
+// an outage costs one request per backoff step, not one per alert. A delivery whose alert was
+// silenced or accepted (or which the target no longer takes) while it waited is skipped, not sent.
+// A delivery still pending `max_age` after it was queued is marked failed with its last error;
+// nothing is dropped unseen. Rows are marked delivered only after the receiver answered, so a crash
+// between the two sends that one again on restart (the Idempotency-Key lets a receiver drop it);
+// when only the recording fails, the row is never sent again, just recorded later. When the
+// database cannot be written, the worker logs it once and tries again every few seconds.
 // Targets that forget unrepeated alerts (Alertmanager) also get every active alert again every
 // resend_every.
 //
@@ -27,8 +32,10 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "agent/notify/http_sender.h"
@@ -64,6 +71,9 @@ class OutboxWorker {
   // Aborts the send in flight and ends the thread; pending rows stay for the next start.
   void Stop();
 
+  // How many passes over the outbox the thread has made: for tests that check it idles.
+  uint64_t passes() const { return passes_.load(); }
+
  private:
   struct TargetState {
     int64_t blocked_until = 0;  // backing off, or rate limited, until then
@@ -71,22 +81,34 @@ class OutboxWorker {
     bool failing = false;       // logged as failing; the recovery is logged once too
     int64_t next_resend = 0;
   };
-  OutboxWorker(store::Database db, WorkerSettings settings);
+  OutboxWorker(store::Database db, std::string outbox_id, WorkerSettings settings);
   void Run();
+  void Pass(const WorkerSettings& settings, bool targets_changed);
   void Expire(const WorkerSettings& settings, int64_t now);
   void Deliver(const WorkerSettings& settings, int64_t now);
   void Attempt(const WorkerSettings& settings, const Target& target, const store::Delivery& row);
   void Resend(const WorkerSettings& settings, int64_t now);
   std::chrono::milliseconds Backoff(const WorkerSettings& settings, int64_t attempts);
+  std::chrono::milliseconds Pause(const WorkerSettings& settings);
+  // Whether a write to the outbox worked; a failure is logged once, and the pass cut short.
+  bool Stored(const Result<void>& result, std::string_view what);
 
   store::Database db_;
+  const std::string outbox_id_;
   HttpSender sender_;
   std::mutex mutex_;
   std::condition_variable wake_;
   WorkerSettings settings_;  // guarded by mutex_
+  uint64_t generation_ = 1;  // guarded by mutex_; bumped by Configure
   bool woken_ = false;       // guarded by mutex_
   std::atomic<bool> stopping_{false};
-  std::unordered_map<std::string, TargetState> states_;  // the thread's own
+  std::atomic<uint64_t> passes_{0};
+  // The thread's own:
+  std::unordered_map<std::string, TargetState> states_;
+  std::unordered_set<int64_t> unrecorded_;  // delivered, but the write saying so failed
+  uint64_t seen_generation_ = 0;
+  bool pass_failed_ = false;    // a store write failed this pass
+  bool store_failing_ = false;  // ... and that has been logged
   std::thread thread_;
 };
 

@@ -8,6 +8,7 @@
 #include <array>
 #include <chrono>
 
+#include "agent/notify/http_sender.h"
 #include "agent/notify/targets.h"
 #include "agent/rules/rule.h"
 
@@ -88,6 +89,7 @@ Result<std::unique_ptr<Target>> MakeTarget(TargetConfig config) {
   if (config.url.empty() && telegram) config.url = kTelegramApi;
   if (config.url.empty()) return problem("no URL; set url, url_file or url_env");
   if (!HttpUrl(config.url)) return problem("the URL must start with https:// or http://");
+  if (Result<void> usable = CheckUrl(config.url); !usable) return problem(usable.error().message);
   if (telegram) {
     if (config.bot_token.empty()) {
       return problem("no bot token; set bot_token_file or bot_token_env");

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <span>
 
 #include "agent/notify/http_request.h"
@@ -33,6 +34,12 @@ class Target {
   // Only called when resend_every() is not zero; the default, for the targets where it is zero,
   // returns an empty request (no URL) that must not be sent.
   virtual HttpRequest RenderActive(std::span<const Message> active) const;
+
+  // How long the receiver asked to be left alone after `response` (a 429 or 503), if it did: the
+  // Retry-After header by default; a target whose service says it elsewhere reads that too.
+  virtual std::optional<std::chrono::milliseconds> RetryAfter(const HttpResponse& response) const {
+    return response.retry_after;
+  }
 
   const TargetConfig& config() const { return config_; }
 

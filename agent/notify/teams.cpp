@@ -5,9 +5,10 @@
 //
 // The card: the headline in bold, coloured by severity (green once resolved), the facts as a
 // FactSet, and an "Open in portwatch" button when there is a link. Teams refuses messages over
-// 28 KB; the headline and each fact are cut well below that. Text is not escaped: Teams renders
-// a Markdown subset in TextBlocks and facts but documents no escape for it (HTML is not rendered,
-// and the title cleaned of control characters cannot forge lines).
+// 28 KB; the headline and each fact are cut well below that. Teams renders a Markdown subset in
+// TextBlocks and facts and documents no escape for it, so the one construct a hostile name could
+// abuse, a link ("[Reset SSO](https://…)"), is broken with a zero-width space between "]" and
+// "("; HTML is not rendered, and the title, cleaned of control characters, cannot forge lines.
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -43,6 +44,17 @@ std::string_view CardColour(const Message& message) {
   return "Default";
 }
 
+// "](" becomes "]\u200B(": shown the same, never read as a link.
+std::string DefuseLinks(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    out += text[i];
+    if (text[i] == ']' && i + 1 < text.size() && text[i + 1] == '(') out += "\xE2\x80\x8B";
+  }
+  return out;
+}
+
 class TeamsTarget final : public Target {
  public:
   TeamsTarget(TargetConfig config, std::optional<Template> text)
@@ -57,15 +69,16 @@ class TeamsTarget final : public Target {
 HttpRequest TeamsTarget::Render(const Message& message) const {
   json facts = json::array();
   for (const auto& [label, value] : Facts(message)) {
-    facts.push_back({{"title", label}, {"value", Truncate(value, kFactLimit)}});
+    facts.push_back({{"title", label}, {"value", Truncate(DefuseLinks(value), kFactLimit)}});
   }
   json body = json::array();
-  body.push_back({{"type", "TextBlock"},
-                  {"text", Truncate(LeadText(message, text_, nullptr), kHeadlineLimit)},
-                  {"weight", "Bolder"},
-                  {"size", "Medium"},
-                  {"wrap", true},
-                  {"color", CardColour(message)}});
+  body.push_back(
+      {{"type", "TextBlock"},
+       {"text", Truncate(DefuseLinks(LeadText(message, text_, nullptr)), kHeadlineLimit)},
+       {"weight", "Bolder"},
+       {"size", "Medium"},
+       {"wrap", true},
+       {"color", CardColour(message)}});
   body.push_back({{"type", "FactSet"}, {"facts", std::move(facts)}});
 
   json card = {{"$schema", "http://adaptivecards.io/schemas/adaptive-card.json"},

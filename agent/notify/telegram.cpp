@@ -9,6 +9,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <chrono>
+#include <optional>
 #include <vector>
 
 #include "agent/notify/targets.h"
@@ -97,6 +100,20 @@ class TelegramTarget final : public Target {
       : Target(std::move(config)), text_(std::move(text)) {}
 
   HttpRequest Render(const Message& message) const override;
+  // A flood wait comes as {"ok":false,"error_code":429,"parameters":{"retry_after":N}}, often
+  // with no header; retrying sooner only lengthens it.
+  std::optional<std::chrono::milliseconds> RetryAfter(const HttpResponse& response) const override {
+    if (response.retry_after) return response.retry_after;
+    const json body = json::parse(response.body, nullptr, false);
+    if (!body.is_object() || !body.contains("parameters")) return std::nullopt;
+    const json& parameters = body["parameters"];
+    if (!parameters.is_object() || !parameters.contains("retry_after") ||
+        !parameters["retry_after"].is_number_unsigned()) {
+      return std::nullopt;
+    }
+    const uint64_t seconds = std::min<uint64_t>(parameters["retry_after"].get<uint64_t>(), 86400);
+    return std::chrono::milliseconds(seconds * 1000);
+  }
 
  private:
   std::optional<Template> text_;

@@ -257,13 +257,20 @@ TEST_F(AlertTrackerTest, QueuesEachEventForTheTargetsThatTakeItInTheSameTransact
   EXPECT_EQ((*rows)[2].event_id, resolved[0].event_id);
   EXPECT_EQ((*rows)[2].target, "chat");
 
-  // A write that fails queues nothing either.
-  store::Database other = Open();
-  ASSERT_TRUE(other.Execute("BEGIN EXCLUSIVE").ok());
-  db_.SetBusyTimeout(std::chrono::milliseconds(0));
-  EXPECT_FALSE(
-      tracker.Update(Listening(kT0 + 2 * kSecond, {2}), {About(0)}, kT0 + 2 * kSecond).ok());
-  ASSERT_TRUE(other.Execute("ROLLBACK").ok());
+  // Queueing that fails takes the alert's whole write with it: no event is stored unqueued.
+  ASSERT_TRUE(db_.Execute("CREATE TRIGGER refuse BEFORE INSERT ON deliveries "
+                          "BEGIN SELECT RAISE(ABORT, 'outbox refused'); END")
+                  .ok());
+  const collectors::Snapshot other = Listening(kT0 + 2 * kSecond, {2});
+  Finding elsewhere = About(0);
+  elsewhere.subject = "listener tcp/4444 exposure=all program=/tmp/nc user=alice";
+  Result<std::vector<AlertChange>> refused = tracker.Update(other, {elsewhere}, kT0 + 2 * kSecond);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.error().message, HasSubstr("outbox refused"));
+  EXPECT_EQ(All().size(), 1u);
+  Result<std::vector<store::AlertEvent>> events = store::AlertEvents(db_, opened[0].alert.id);
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->size(), 2u);  // opened, resolved: nothing of the refused write
   EXPECT_EQ(store::ListDeliveries(db_, {})->size(), 3u);
 }
 

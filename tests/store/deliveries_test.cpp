@@ -158,11 +158,14 @@ TEST_F(DeliveriesTest, RequeuesFailedRowsAsNew) {
   const std::vector<Delivery> due = *DueDeliveries(db_, kT0, 10);
   ASSERT_TRUE(RecordFailed(db_, due[0].id, kT0 + 1, 404, "HTTP 404").ok());
 
-  Result<int64_t> pending_one = RequeueFailed(db_, due[1].id, kT0 + 5);
+  Result<int64_t> pending_one = RequeueFailed(db_, due[1].id, "", kT0 + 5);
   ASSERT_FALSE(pending_one.ok());
   EXPECT_THAT(pending_one.error().message, HasSubstr("no failed delivery with id"));
 
-  Result<int64_t> requeued = RequeueFailed(db_, std::nullopt, kT0 + 5);
+  Result<int64_t> other_target = RequeueFailed(db_, std::nullopt, "hook", kT0 + 5);
+  ASSERT_TRUE(other_target.ok());
+  EXPECT_EQ(*other_target, 0);
+  Result<int64_t> requeued = RequeueFailed(db_, std::nullopt, "slack", kT0 + 5);
   ASSERT_TRUE(requeued.ok()) << requeued.error().message;
   EXPECT_EQ(*requeued, 1);
   const Delivery again = ListDeliveries(db_, {})->back();
@@ -196,6 +199,41 @@ TEST_F(DeliveriesTest, ListsAndCountsByTargetAndAlert) {
   EXPECT_EQ(counts->at("hook").delivered, 0);
 }
 
+TEST_F(DeliveriesTest, SkippedRowsAreClosedWithoutAnAttempt) {
+  ASSERT_TRUE(EnqueueDelivery(db_, events_[0], "slack", kT0).ok());
+  const int64_t id = (*DueDeliveries(db_, kT0, 1))[0].id;
+  ASSERT_TRUE(RecordSkipped(db_, id, kT0 + 1, "the alert was silenced").ok());
+  EXPECT_TRUE(DueDeliveries(db_, kT0 + 10'000'000, 10)->empty());
+  const Delivery row = (*ListDeliveries(db_, {}))[0];
+  EXPECT_EQ(row.status, DeliveryStatus::kSkipped);
+  EXPECT_EQ(row.attempts, 0);
+  EXPECT_EQ(row.last_error, "the alert was silenced");
+  EXPECT_EQ(CountDeliveries(db_)->at("slack").skipped, 1);
+}
+
+TEST_F(DeliveriesTest, MakingPendingRowsDueLeavesEarlierOnesAndClosedOnesAlone) {
+  for (int64_t event : events_) ASSERT_TRUE(EnqueueDelivery(db_, event, "slack", kT0).ok());
+  const std::vector<Delivery> due = *DueDeliveries(db_, kT0, 10);
+  ASSERT_TRUE(Postpone(db_, due[0].id, kT0 + 60'000, "").ok());
+  ASSERT_TRUE(RecordFailed(db_, due[2].id, kT0, 400, "HTTP 400").ok());
+  ASSERT_TRUE(MakePendingDue(db_, kT0 + 5).ok());
+  EXPECT_THAT(EventIds(DueDeliveries(db_, kT0 + 5, 10)), ElementsAre(events_[0], events_[1]));
+  const std::vector<Delivery> all = *ListDeliveries(db_, {});
+  EXPECT_EQ(all[2].next_attempt_at, kT0 + 5);
+  EXPECT_EQ(all[1].next_attempt_at, kT0);  // was due already
+}
+
+TEST_F(DeliveriesTest, TheOutboxIdIsMadeOnceAndKept) {
+  Result<std::string> first = OutboxId(db_);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(first->size(), 16u);
+  Database other = OpenOrDie(dir_.path() + "/history.db");
+  EXPECT_EQ(OutboxId(other).value(), *first);
+  TempDir elsewhere;
+  Database second = OpenOrDie(elsewhere.path() + "/history.db");
+  EXPECT_NE(OutboxId(second).value(), *first);
+}
+
 TEST_F(DeliveriesTest, GoWithTheirAlert) {
   ASSERT_TRUE(EnqueueDelivery(db_, events_[0], "slack", kT0).ok());
   ASSERT_TRUE(db_.Execute("DELETE FROM alerts").ok());
@@ -209,8 +247,8 @@ TEST_F(DeliveriesTest, AnAttemptOnAMissingRowIsAnError) {
 }
 
 TEST(DeliveryStatus, NamesRoundTrip) {
-  for (DeliveryStatus status :
-       {DeliveryStatus::kPending, DeliveryStatus::kDelivered, DeliveryStatus::kFailed}) {
+  for (DeliveryStatus status : {DeliveryStatus::kPending, DeliveryStatus::kDelivered,
+                                DeliveryStatus::kFailed, DeliveryStatus::kSkipped}) {
     EXPECT_EQ(ParseDeliveryStatus(DeliveryStatusName(status)), status);
   }
   EXPECT_EQ(ParseDeliveryStatus("sent"), std::nullopt);

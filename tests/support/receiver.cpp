@@ -16,9 +16,10 @@ namespace portwatch::testing {
 
 namespace {
 
-// A port nothing listens on now, for the server to take (and give back, and take again).
-uint16_t FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+// A socket bound to a free port on 127.0.0.1 but not listening: connections to the port are
+// refused, and no other test process can take it, until the receiver listens there itself.
+int ReservePort(uint16_t& port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -28,8 +29,8 @@ uint16_t FreePort() {
     if (fd >= 0) close(fd);
     throw std::runtime_error("cannot reserve a port on 127.0.0.1");
   }
-  close(fd);
-  return ntohs(address.sin_port);
+  port = ntohs(address.sin_port);
+  return fd;
 }
 
 std::string Lower(std::string text) {
@@ -46,11 +47,14 @@ std::string ReceivedRequest::Header(const std::string& lower_name) const {
 }
 
 Receiver::Receiver(bool start)
-    : port_(FreePort()), replies_([](const auto&, size_t) { return Reply{}; }) {
+    : reserved_fd_(ReservePort(port_)), replies_([](const auto&, size_t) { return Reply{}; }) {
   if (start) Start();
 }
 
-Receiver::~Receiver() { Stop(); }
+Receiver::~Receiver() {
+  Stop();
+  if (reserved_fd_ >= 0) close(reserved_fd_);
+}
 
 std::string Receiver::Url(const std::string& path) const {
   return "http://127.0.0.1:" + std::to_string(port_) + path;
@@ -80,6 +84,10 @@ void Receiver::Start() {
   server_->Post(".*", handle);
   server_->Get(".*", handle);
   // Bound here, so the port is taken (or the test told why not) before Start returns.
+  if (reserved_fd_ >= 0) {
+    close(reserved_fd_);
+    reserved_fd_ = -1;
+  }
   if (!server_->bind_to_port("127.0.0.1", port_)) {
     throw std::runtime_error("the receiver cannot listen on its port again");
   }

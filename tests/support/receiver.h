@@ -42,7 +42,8 @@ struct Reply {
 
 class Receiver {
  public:
-  // Reserves a free port; `start` false leaves it down (connections refused) until Start.
+  // Reserves a free port; `start` false leaves it down (connections refused) until Start. Stop
+  // gives the port back; Start takes it again.
   explicit Receiver(bool start = true);
   ~Receiver();
   Receiver(const Receiver&) = delete;
@@ -65,6 +66,7 @@ class Receiver {
 
  private:
   uint16_t port_ = 0;
+  int reserved_fd_ = -1;  // holds the port, refusing connections, until the first Start
   mutable std::mutex mutex_;
   std::vector<ReceivedRequest> requests_;
   std::function<Reply(const ReceivedRequest&, size_t)> replies_;

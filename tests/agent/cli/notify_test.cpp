@@ -167,6 +167,13 @@ INSTANTIATE_TEST_SUITE_P(
                   "prgram"},
         BadTarget{"NotAUrl", "    - name: chat\n      type: slack\n      url: hooks/SECRET\n",
                   "must start with https:// or http://"},
+        BadTarget{"SpaceInUrl",
+                  "    - name: chat\n      type: slack\n      url: 'https://x.example/a SECRET'\n",
+                  "must not contain spaces"},
+        BadTarget{
+            "BadPort",
+            "    - name: chat\n      type: slack\n      url: https://x.example:99999/SECRET\n",
+            "port must be a number from 1 to 65535"},
         BadTarget{"UnsetEnvironment",
                   "    - name: chat\n      type: slack\n      url_env: PORTWATCH_TEST_UNSET_URL\n",
                   "PORTWATCH_TEST_UNSET_URL is not set"},
@@ -192,8 +199,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "unknown key 'channel'"}),
     [](const ::testing::TestParamInfo<BadTarget>& param) { return param.param.name; });
 
-// The agent tests' targets take only high alerts: the receivers themselves listen on ephemeral
-// ports, which the agent reports at low severity.
+// The agent tests' targets take only backdoor_port alerts: the receivers themselves are
+// listeners the agent reports too (an ephemeral port, and a test binary that may run from /tmp).
 
 // The deliveries in the agent's outbox, by status, through `portwatch notify status --json`.
 json Status(const std::string& db) {
@@ -206,6 +213,22 @@ json Status(const std::string& db) {
 int64_t Count(const json& status, const std::string& target, const std::string& field) {
   if (!status.contains("targets") || !status["targets"].contains(target)) return 0;
   return status["targets"][target].value(field, int64_t{0});
+}
+
+// Once the agent has learned its baseline (saved in `state_dir`), a copy of sleep named nc in the
+// test's directory listens on 31337: the backdoor alert the targets take. Null when the agent
+// never learned one.
+std::unique_ptr<portwatch::testing::ChildProcess> BackdoorOnceLearned(const TempDir& dir,
+                                                                      const std::string& state_dir,
+                                                                      const Recording& agent) {
+  if (!WaitFor([&] { return std::filesystem::exists(state_dir + "/baseline.yaml"); },
+               seconds(10))) {
+    ADD_FAILURE() << "no baseline learned: " << agent.Stderr();
+    return nullptr;
+  }
+  const std::string program = dir.path() + "/nc";
+  std::filesystem::copy_file("/usr/bin/sleep", program);
+  return portwatch::testing::ListenerProcess(program, 31337);
 }
 
 TEST(AgentNotify, TheBackdoorAlertReachesChatAndAWebhookOnceThroughAnOutageAndAKill) {
@@ -228,7 +251,7 @@ TEST(AgentNotify, TheBackdoorAlertReachesChatAndAWebhookOnceThroughAnOutageAndAK
                                            "    - name: chat\n"
                                            "      type: slack\n"
                                            "      url_env: PORTWATCH_TEST_SLACK_URL\n"
-                                           "      min_severity: high\n"
+                                           "      rules: [backdoor_port]\n"
                                            "    - name: hook\n"
                                            "      type: webhook\n"
                                            "      url: " +
@@ -237,19 +260,15 @@ TEST(AgentNotify, TheBackdoorAlertReachesChatAndAWebhookOnceThroughAnOutageAndAK
                                                "      hmac_key_file: " +
                                                key_file +
                                                "\n"
-                                               "      min_severity: high\n");
+                                               "      rules: [backdoor_port]\n");
   setenv("PORTWATCH_TEST_SLACK_URL", slack.Url("/services/T0/B0/SECRET").c_str(), 1);
 
   // 1. Receivers down. A program in a temporary directory listens on 31337: the alert is raised
   //    and its deliveries wait in the outbox, retried.
   auto agent = std::make_unique<Recording>(
       dir, std::vector<std::string>{"--config", config, "--db", db}, "agent");
-  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(dir.path() + "/state/baseline.yaml"); },
-                      seconds(10)))
-      << agent->Stderr();
-  const std::string program = dir.path() + "/nc";
-  std::filesystem::copy_file("/usr/bin/sleep", program);
-  auto listener = portwatch::testing::ListenerProcess(program, 31337);
+  auto listener = BackdoorOnceLearned(dir, dir.path() + "/state", *agent);
+  ASSERT_NE(listener, nullptr);
   const int listener_pid = listener->pid();
   ASSERT_TRUE(WaitFor(
       [&] {
@@ -324,6 +343,73 @@ TEST(AgentNotify, TheBackdoorAlertReachesChatAndAWebhookOnceThroughAnOutageAndAK
   unsetenv("PORTWATCH_TEST_SLACK_URL");
 }
 
+// A webhook target that takes only backdoor alerts, retried every `retry`.
+std::string HookConfig(const TempDir& dir, const Receiver& receiver, const std::string& retry) {
+  return dir.WriteFile("portwatch.yaml", "interval: 250ms\nnotify:\n  retry: {initial: " + retry +
+                                             ", max: " + retry +
+                                             "}\n  targets:\n    - name: hook\n"
+                                             "      type: webhook\n      rules: [backdoor_port]\n"
+                                             "      url: " +
+                                             receiver.Url("/hook") + "\n");
+}
+
+TEST(AgentNotify, ASecondAgentOnTheSameDatabaseSendsNothing) {
+  OwnNamespaces namespaces(OwnNamespaces::Scope::kNetwork);
+  ASSERT_TRUE(namespaces.entered()) << "needs root for a network namespace";
+  Receiver receiver(/*start=*/false);
+  TempDir dir;
+  const std::string db = dir.path() + "/history.db";
+  const std::string config = HookConfig(dir, receiver, "3s");
+  Recording agent(dir, {"--config", config, "--db", db}, "agent");
+  auto listener = BackdoorOnceLearned(dir, dir.path(), agent);
+  ASSERT_NE(listener, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return Count(Status(db), "hook", "pending") == 1; }, seconds(10)))
+      << agent.Stderr();
+
+  // The receiver is back while the running agent backs off; a second agent started by mistake is
+  // turned away by the lock before it sends anything.
+  receiver.Start();
+  const CommandResult second = Portwatch({"agent", "--config", config, "--db", db});
+  EXPECT_EQ(second.exit_code, 3) << Describe(second);
+  EXPECT_THAT(second.err, HasSubstr(std::to_string(agent.pid())));
+  ASSERT_TRUE(WaitFor([&] { return Count(Status(db), "hook", "delivered") == 1; }, seconds(10)))
+      << agent.Stderr();
+  std::this_thread::sleep_for(seconds(1));
+  EXPECT_EQ(receiver.Count(), 1u);
+}
+
+TEST(AgentNotify, AKillBetweenSendingAndRecordingSendsItOnceMoreWithTheSameKey) {
+  OwnNamespaces namespaces(OwnNamespaces::Scope::kNetwork);
+  ASSERT_TRUE(namespaces.entered()) << "needs root for a network namespace";
+  Receiver receiver;
+  // The first answer comes late: the agent is killed while it waits for it.
+  receiver.SetReplies([](const ReceivedRequest&, size_t n) {
+    return n == 0 ? Reply{200, "ok", {}, milliseconds(3000)} : Reply{};
+  });
+  TempDir dir;
+  const std::string db = dir.path() + "/history.db";
+  const std::string config = HookConfig(dir, receiver, "500ms");
+  auto agent = std::make_unique<Recording>(
+      dir, std::vector<std::string>{"--config", config, "--db", db}, "agent");
+  auto listener = BackdoorOnceLearned(dir, dir.path(), *agent);
+  ASSERT_NE(listener, nullptr);
+  ASSERT_TRUE(receiver.WaitForCount(1, seconds(10))) << agent->Stderr();
+  agent->Signal(SIGKILL);
+  agent->Wait(seconds(5));
+
+  agent = std::make_unique<Recording>(dir, std::vector<std::string>{"--config", config, "--db", db},
+                                      "agent");
+  ASSERT_TRUE(WaitFor([&] { return Count(Status(db), "hook", "delivered") == 1; }, seconds(10)))
+      << agent->Stderr();
+  std::this_thread::sleep_for(seconds(1));
+  const std::vector<ReceivedRequest> requests = receiver.Requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].Header("idempotency-key"), requests[1].Header("idempotency-key"));
+  EXPECT_FALSE(requests[0].Header("idempotency-key").empty());
+  EXPECT_EQ(json::parse(requests[0].body)["event"]["id"],
+            json::parse(requests[1].body)["event"]["id"]);
+}
+
 TEST(NotifyStatus, ShowsFailedDeliveriesWithTheReasonAndRetryQueuesThemAgain) {
   OwnNamespaces namespaces(OwnNamespaces::Scope::kNetwork);
   ASSERT_TRUE(namespaces.entered()) << "needs root for a network namespace";
@@ -336,15 +422,11 @@ TEST(NotifyStatus, ShowsFailedDeliveriesWithTheReasonAndRetryQueuesThemAgain) {
   const std::string config =
       dir.WriteFile("portwatch.yaml",
                     "interval: 250ms\nnotify:\n  targets:\n    - name: chat\n"
-                    "      type: mattermost\n      min_severity: high\n      url: " +
+                    "      type: mattermost\n      rules: [backdoor_port]\n      url: " +
                         receiver.Url("/hooks/x") + "\n");
   Recording agent(dir, {"--config", config, "--db", db}, "agent");
-  ASSERT_TRUE(
-      WaitFor([&] { return std::filesystem::exists(dir.path() + "/baseline.yaml"); }, seconds(10)))
-      << agent.Stderr();
-  const std::string program = dir.path() + "/nc";
-  std::filesystem::copy_file("/usr/bin/sleep", program);
-  auto listener = portwatch::testing::ListenerProcess(program, 31337);
+  auto listener = BackdoorOnceLearned(dir, dir.path(), agent);
+  ASSERT_NE(listener, nullptr);
   ASSERT_TRUE(WaitFor([&] { return Count(Status(db), "chat", "failed") == 1; }, seconds(10)))
       << agent.Stderr();
 

@@ -14,13 +14,17 @@
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -86,8 +90,9 @@ class ScopedEnv {
 };
 
 // Certificates made with the openssl command, once per test process: two unrelated CAs, a server
-// certificate from the first for IP 127.0.0.1 and localhost, and one from it for another name
-// only (its subject's CN too, since httplib falls back to the CN).
+// certificate from the first for IP 127.0.0.1 (also as the IPv6 address ::ffff:7f00:1) and
+// localhost, and one from it for another name only (its subject's CN too, since httplib falls
+// back to the CN).
 struct Pki {
   TempDir dir;
   std::string problem;  // empty when every file was made
@@ -135,7 +140,7 @@ std::unique_ptr<Pki> MakePki() {
   made->wrong_name_key = made->dir.path() + "/wrong_name.key";
   MakeCa(*made, "ca");
   MakeCa(*made, "other_ca");
-  MakeServerCert(*made, "server", "localhost", "IP:127.0.0.1,DNS:localhost", "1");
+  MakeServerCert(*made, "server", "localhost", "IP:127.0.0.1,IP:::ffff:7f00:1,DNS:localhost", "1");
   MakeServerCert(*made, "wrong_name", "other.example", "DNS:other.example", "2");
   return made;
 }
@@ -374,6 +379,119 @@ std::string HttpDate(std::chrono::system_clock::time_point when) {
 // listening, so a connection to it is refused.
 testing::TestSocket UnusedPort() { return testing::Bind(AF_INET, SOCK_STREAM, "127.0.0.1"); }
 
+// A Send on a thread of its own, for the test to stop.
+class BackgroundSend {
+ public:
+  BackgroundSend(HttpSender& sender, HttpRequest request, SendOptions options)
+      : thread_([this, &sender, request = std::move(request), options = std::move(options)] {
+          HttpResponse response = sender.Send(request, options);
+          {
+            std::lock_guard<std::mutex> lock(mutex_);
+            response_ = std::move(response);
+            returned_at_ = Clock::now();
+          }
+          returned_.notify_all();
+        }) {}
+  ~BackgroundSend() { thread_.join(); }
+  BackgroundSend(const BackgroundSend&) = delete;
+  BackgroundSend& operator=(const BackgroundSend&) = delete;
+
+  // How long after `since` the Send returned, waiting for it at most `limit`; nullopt when it has
+  // not returned by then.
+  std::optional<std::chrono::microseconds> ReturnedAfter(Clock::time_point since,
+                                                         milliseconds limit) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!returned_.wait_for(lock, limit, [this] { return returned_at_.has_value(); })) {
+      return std::nullopt;
+    }
+    return std::chrono::duration_cast<std::chrono::microseconds>(*returned_at_ - since);
+  }
+  bool returned() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return returned_at_.has_value();
+  }
+  HttpResponse response() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return response_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable returned_;
+  std::optional<Clock::time_point> returned_at_;
+  HttpResponse response_;
+  std::thread thread_;  // last: it uses the members above
+};
+
+// How promptly Stop must end a Send in flight, whatever it is doing.
+constexpr milliseconds kPromptly = 100ms;
+
+// Stops the sender of `send` and expects the Send to return "stopped" within kPromptly; returns
+// how long it took.
+std::chrono::microseconds StopAndExpectPromptReturn(HttpSender& sender, BackgroundSend& send) {
+  EXPECT_FALSE(send.returned()) << "the Send ended before Stop: " << send.response().error;
+  const auto stopped_at = Clock::now();
+  sender.Stop();
+  const std::optional<std::chrono::microseconds> took = send.ReturnedAfter(stopped_at, 5s);
+  EXPECT_TRUE(took.has_value()) << "the Send did not return within 5 s of Stop";
+  if (!took) return std::chrono::microseconds(5s);
+  EXPECT_LT(*took, kPromptly);
+  EXPECT_EQ(send.response().status, 0);
+  EXPECT_EQ(send.response().error, "stopped");
+  ::testing::Test::RecordProperty("stop_latency_us", std::to_string(took->count()));
+  return *took;
+}
+
+// A listener on 127.0.0.1 whose queue of connections waiting to be accepted is full: Linux then
+// drops the SYN of every further connect, which waits for an answer that never comes (until the
+// SYN's retries run out, minutes later).
+class FullListener {
+ public:
+  FullListener() : listener_(testing::Listen(AF_INET, "127.0.0.1")) {
+    // A backlog of 0 admits one connection; this one fills it once it is queued.
+    EXPECT_EQ(listen(listener_.fd.get(), 0), 0);
+    queued_ = testing::ConnectLoopback(listener_.port);
+    pollfd queued{listener_.fd.get(), POLLIN, 0};
+    EXPECT_EQ(poll(&queued, 1, 5000), 1) << "the first connection never got queued";
+  }
+
+  int port() const { return listener_.port; }
+
+ private:
+  testing::TestSocket listener_;
+  testing::TestSocket queued_;
+};
+
+// Whether a TCP socket of this network namespace is connecting (in SYN_SENT) to 127.0.0.1:port.
+bool ConnectingTo(int port) {
+  char remote[16];
+  std::snprintf(remote, sizeof(remote), "0100007F:%04X", port);
+  std::ifstream table("/proc/net/tcp");
+  std::string line;
+  std::getline(table, line);  // the heading
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, peer, state;
+    fields >> slot >> local >> peer >> state;
+    if (peer == remote && state == "02") return true;
+  }
+  return false;
+}
+
+// A connection `listener` accepts within 5 s, once the peer has sent something: the TLS
+// ClientHello, a proxy's CONNECT.
+Fd AcceptFirstWords(const testing::TestSocket& listener) {
+  pollfd incoming{listener.fd.get(), POLLIN, 0};
+  if (poll(&incoming, 1, 5000) != 1) {
+    ADD_FAILURE() << "no connection within 5 s";
+    return Fd();
+  }
+  Fd accepted(accept4(listener.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  pollfd words{accepted.get(), POLLIN, 0};
+  EXPECT_EQ(poll(&words, 1, 5000), 1) << "the client said nothing within 5 s";
+  return accepted;
+}
+
 TEST(HttpSender, PostsTheBodyTypeHeadersAndPathAsGiven) {
   ScopedEnv env;
   TestReceiver receiver;
@@ -515,32 +633,98 @@ TEST(HttpSender, AServerSlowerThanTheTimeoutTimesOut) {
   EXPECT_EQ(receiver.count(), 1u);
 }
 
-TEST(HttpSender, StopEndsTheSendInFlightAndEveryLaterOne) {
+TEST(HttpSender, StopEndsTheWaitForTheAnswerAndEveryLaterSend) {
   ScopedEnv env;
   TestReceiver receiver;
   receiver.HoldAnswers();
   HttpSender sender;
-  HttpResponse response;
-  std::atomic<bool> returned = false;
-  std::thread sending([&] {
-    response = sender.Send(Post(receiver.Url("/slow")), Options(10s));
-    returned = true;
-  });
-  ASSERT_TRUE(WaitFor([&] { return receiver.count() == 1; }, 5s));
-  const auto stopped_at = Clock::now();
-  sender.Stop();
-  const bool returned_promptly = WaitFor([&] { return returned.load(); }, 1s);
-  const milliseconds took = Since(stopped_at);
-  sending.join();
-  EXPECT_TRUE(returned_promptly) << "Send returned " << took.count() << " ms after Stop";
-  EXPECT_EQ(response.status, 0);
-  EXPECT_EQ(response.error, "stopped");
+  {
+    BackgroundSend send(sender, Post(receiver.Url("/slow")), Options(10s));
+    ASSERT_TRUE(WaitFor([&] { return receiver.count() == 1; }, 5s));
+    StopAndExpectPromptReturn(sender, send);
+  }
 
   const auto start = Clock::now();
   const HttpResponse later = sender.Send(Post(receiver.Url("/later")), Options(10s));
   EXPECT_LT(Since(start), 100ms);
   EXPECT_EQ(later.error, "stopped");
   EXPECT_EQ(receiver.count(), 1u);
+}
+
+TEST(HttpSender, StopEndsAConnectThatGetsNoAnswer) {
+  ScopedEnv env;
+  const FullListener listener;
+  HttpSender sender;
+  BackgroundSend send(sender, Post("http://127.0.0.1:" + std::to_string(listener.port()) + "/"),
+                      Options(10s));
+  ASSERT_TRUE(WaitFor([&] { return ConnectingTo(listener.port()); }, 5s))
+      << "the Send never started to connect";
+  std::this_thread::sleep_for(100ms);  // still connecting: the SYN was dropped
+  ASSERT_TRUE(ConnectingTo(listener.port()));
+  StopAndExpectPromptReturn(sender, send);
+}
+
+TEST(HttpSender, StopEndsATlsHandshakeTheServerNeverAnswers) {
+  ScopedEnv env;
+  const Pki& pki = TestPki();
+  ASSERT_EQ(pki.problem, "");
+  const testing::TestSocket silent = testing::Listen(AF_INET, "127.0.0.1");
+  HttpSender sender;
+  BackgroundSend send(sender, Post("https://127.0.0.1:" + std::to_string(silent.port) + "/"),
+                      Options(10s, pki.ca));
+  const Fd client = AcceptFirstWords(silent);  // the ClientHello, which gets no answer
+  StopAndExpectPromptReturn(sender, send);
+}
+
+TEST(HttpSender, StopEndsTheWaitForTheProxysAnswerToConnect) {
+  ScopedEnv env;
+  const Pki& pki = TestPki();
+  ASSERT_EQ(pki.problem, "");
+  const testing::TestSocket silent_proxy = testing::Listen(AF_INET, "127.0.0.1");
+  env.Set("HTTPS_PROXY", "http://127.0.0.1:" + std::to_string(silent_proxy.port));
+  HttpSender sender;
+  BackgroundSend send(sender, Post("https://receiver.example/hook"), Options(10s, pki.ca));
+  const Fd client = AcceptFirstWords(silent_proxy);  // "CONNECT receiver.example:443", unanswered
+  StopAndExpectPromptReturn(sender, send);
+}
+
+TEST(HttpSender, StopEndsAConnectThroughTheProxyThatGetsNoAnswer) {
+  ScopedEnv env;
+  const FullListener proxy;
+  env.Set("HTTP_PROXY", "http://127.0.0.1:" + std::to_string(proxy.port()));
+  HttpSender sender;
+  BackgroundSend send(sender, Post("http://receiver.example/hook"), Options(10s));
+  ASSERT_TRUE(WaitFor([&] { return ConnectingTo(proxy.port()); }, 5s))
+      << "the Send never started to connect";
+  StopAndExpectPromptReturn(sender, send);
+}
+
+// Stop lands at random moments of the Send's first 0.4 ms, in which httplib opens its socket
+// (after 10 to 300 µs): before the Send starts, while it sets the client up, between the socket's
+// creation and its connect (which a shutdown cannot abort yet), and during the connect. That
+// window of a few microseconds before the connect is hit in about 1 attempt in 100, so a Send that
+// hangs there fails this test most of the times it runs, not every time.
+TEST(HttpSender, StopEndsTheSendWhicheverMomentItComes) {
+  ScopedEnv env;
+  const FullListener listener;
+  const std::string urls[] = {"http://127.0.0.1:" + std::to_string(listener.port()) + "/",
+                              "https://127.0.0.1:" + std::to_string(listener.port()) + "/"};
+  std::mt19937 random(20240601);
+  std::uniform_int_distribution<int> delay_us(0, 400);
+  std::chrono::microseconds slowest(0);
+  for (int i = 0; i < 200; ++i) {
+    HttpSender sender;
+    BackgroundSend send(sender, Post(urls[i % 2]), Options(10s));
+    std::this_thread::sleep_for(std::chrono::microseconds(delay_us(random)));
+    const auto stopped_at = Clock::now();
+    sender.Stop();
+    const std::optional<std::chrono::microseconds> took = send.ReturnedAfter(stopped_at, 5s);
+    ASSERT_TRUE(took.has_value()) << "attempt " << i << " did not return within 5 s of Stop";
+    ASSERT_EQ(send.response().error, "stopped") << "attempt " << i;
+    slowest = std::max(slowest, *took);
+  }
+  EXPECT_LT(slowest, kPromptly);
+  ::testing::Test::RecordProperty("slowest_stop_latency_us", std::to_string(slowest.count()));
 }
 
 TEST(HttpSender, RefusesWhatIsNotAnHttpUrl) {
@@ -560,7 +744,6 @@ TEST(HttpSender, RefusesWhatIsNotAnHttpUrl) {
             "the URL's port must be a number from 1 to 65535");
   EXPECT_THAT(error("https://example.com/a b"), HasSubstr("must not contain spaces"));
   EXPECT_THAT(error("https://[::1/x"), HasSubstr("closing ]"));
-  EXPECT_THAT(error("https://[fd00::1]/x"), HasSubstr("use a host name"));
 }
 
 TEST(HttpSender, RefusesAHeaderWithALineBreak) {
@@ -600,6 +783,23 @@ TEST(HttpSender, DeliversOverTlsToACertificateFromCaFile) {
   const std::vector<Seen> seen = receiver.seen();
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].body, R"({"text":"hello"})");
+}
+
+TEST(HttpSender, DeliversOverTlsToAnIpv6Address) {
+  ScopedEnv env;
+  const Pki& pki = TestPki();
+  ASSERT_EQ(pki.problem, "");
+  const TlsFiles tls{pki.server_cert, pki.server_key};
+  TestReceiver receiver(Answer(200, "ok"), &tls);
+  HttpSender sender;
+  // 127.0.0.1 as an IPv6 address, letters and all.
+  const HttpResponse response =
+      sender.Send(Post("https://[::ffff:7f00:1]:" + std::to_string(receiver.port()) + "/hook"),
+                  Options(5s, pki.ca));
+  EXPECT_TRUE(response.ok()) << response.error;
+  ASSERT_EQ(receiver.count(), 1u);
+  EXPECT_EQ(receiver.seen()[0].headers.find("Host")->second,
+            "[::ffff:7f00:1]:" + std::to_string(receiver.port()));
 }
 
 TEST(HttpSender, RefusesACertificateFromAnotherCa) {

@@ -120,10 +120,15 @@ TEST(Message, LinksToTheAlertOnlyWithADashboardUrl) {
   EXPECT_EQ(BuildMessage(ListenerAlert(), AlertEventKind::kOpened, 1, 0, {"web-1", ""}).link, "");
 }
 
-TEST(Message, IdempotencyKeyIsTheHostAndTheEventId) {
+TEST(Message, IdempotencyKeyIsTheOutboxAndTheEventId) {
   EXPECT_EQ(
       BuildMessage(ListenerAlert(), AlertEventKind::kResolved, 1234, 0, kContext).idempotency_key,
       "web-1:1234");
+  MessageContext with_id = kContext;
+  with_id.outbox_id = "5f1c0a2b9d3e4f60";
+  EXPECT_EQ(
+      BuildMessage(ListenerAlert(), AlertEventKind::kResolved, 1234, 0, with_id).idempotency_key,
+      "5f1c0a2b9d3e4f60:1234");
 }
 
 TEST(Message, ReplacesControlCharactersAndBidiOverridesInHostText) {

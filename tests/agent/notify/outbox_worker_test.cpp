@@ -96,7 +96,7 @@ class OutboxWorkerTest : public ::testing::Test {
       EXPECT_TRUE(target.ok()) << target.error().message;
       if (target) settings.targets.push_back(std::move(target).value());
     }
-    settings.context = {"web-1", ""};
+    settings.context.host = "web-1";
     settings.retry_initial = milliseconds(100);
     settings.retry_max = milliseconds(800);
     return settings;
@@ -304,6 +304,84 @@ TEST_F(OutboxWorkerTest, RowsForATargetNoLongerConfiguredWaitForItToComeBack) {
   worker->Configure(std::move(renamed));
   ASSERT_TRUE(receiver.WaitForCount(1, seconds(3)));
   ASSERT_TRUE(WaitFor([&] { return AllRows(store::DeliveryStatus::kDelivered); }, seconds(3)));
+}
+
+TEST_F(OutboxWorkerTest, AnAlertSilencedWhileItsMessagesWaitedIsNotAnnounced) {
+  Receiver receiver(/*start=*/false);
+  Queue();
+  auto worker = Start(Settings({Webhook(receiver)}));
+  ASSERT_TRUE(WaitFor([&] { return Rows()[0].attempts >= 1; }, seconds(5)));
+  ASSERT_TRUE(store::SilenceAlert(db_, alert_id_, Now() + 3'600'000, Now()).ok());
+  receiver.Start();
+  ASSERT_TRUE(WaitFor([&] { return AllRows(store::DeliveryStatus::kSkipped); }, seconds(5)));
+  EXPECT_EQ(receiver.Count(), 0u);
+  EXPECT_THAT(Rows()[0].last_error, HasSubstr("silenced while this waited"));
+}
+
+TEST_F(OutboxWorkerTest, OneMessageTheReceiverChokesOnDoesNotHoldUpTheOthers) {
+  Receiver receiver;
+  const int64_t poison = Queue();
+  receiver.SetReplies([poison](const ReceivedRequest& request, size_t) {
+    return EventIdOf(request) == poison ? Reply{500, "template error", {}, milliseconds(0)}
+                                        : Reply{};
+  });
+  const int64_t second = Queue();
+  const int64_t third = Queue();
+  auto worker = Start(Settings({Webhook(receiver)}));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const std::vector<store::Delivery> rows = Rows();
+        return rows[1].status == store::DeliveryStatus::kDelivered &&
+               rows[2].status == store::DeliveryStatus::kDelivered;
+      },
+      seconds(5)));
+  const store::Delivery stuck = Rows()[0];
+  EXPECT_EQ(stuck.status, store::DeliveryStatus::kPending);
+  EXPECT_EQ(stuck.response_code, 500);
+  std::vector<int64_t> delivered;
+  for (const ReceivedRequest& request : receiver.Requests()) {
+    if (EventIdOf(request) != poison) delivered.push_back(EventIdOf(request));
+  }
+  EXPECT_EQ(delivered, (std::vector<int64_t>{second, third}));
+}
+
+TEST_F(OutboxWorkerTest, ANewWorkerSendsWhatAnEarlierOneLeftBackingOffBeforeAnythingNewer) {
+  Receiver receiver;
+  const int64_t old_event = Queue();
+  // An earlier run backed the row off far into the future, then the agent restarted.
+  const int64_t old_row = Rows()[0].id;
+  ASSERT_TRUE(store::RecordRetry(db_, old_row, Now(), Now() + 3'600'000, 503, "HTTP 503").ok());
+  const int64_t new_event = Queue("hook", store::AlertEventKind::kResolved);
+  auto worker = Start(Settings({Webhook(receiver)}));
+  ASSERT_TRUE(receiver.WaitForCount(2, seconds(5)));
+  const std::vector<ReceivedRequest> requests = receiver.Requests();
+  EXPECT_EQ(EventIdOf(requests[0]), old_event);
+  EXPECT_EQ(EventIdOf(requests[1]), new_event);
+}
+
+TEST_F(OutboxWorkerTest, IdlesWhenATargetIsDownOrHasBeenRemoved) {
+  Receiver receiver(/*start=*/false);
+  TargetConfig am;
+  am.name = "am";
+  am.type = "alertmanager";
+  am.url = receiver.Url();
+  am.resend_every = seconds(1);
+  Queue("am");
+  WorkerSettings settings = Settings({am});
+  settings.retry_initial = seconds(2);
+  settings.retry_max = seconds(2);
+  auto worker = Start(std::move(settings));
+  ASSERT_TRUE(WaitFor([&] { return Rows()[0].attempts >= 1; }, seconds(5)));
+  // Backing off for about two seconds: a pass a second or so, not one every few milliseconds.
+  uint64_t before = worker->passes();
+  std::this_thread::sleep_for(milliseconds(1500));
+  EXPECT_LE(worker->passes() - before, 5u);
+  // Removed by a reload: nothing left to wake up for but the poll.
+  worker->Configure(Settings({}));
+  std::this_thread::sleep_for(milliseconds(300));
+  before = worker->passes();
+  std::this_thread::sleep_for(milliseconds(2000));
+  EXPECT_LE(worker->passes() - before, 4u);
 }
 
 TEST_F(OutboxWorkerTest, AlertmanagerGetsEveryActiveAlertAgainAndAgain) {

@@ -528,6 +528,18 @@ TEST(Teams, PostsAnAdaptiveCardThroughTheWorkflowsWebhook) {
                                       {"url", "https://pw.example/#/alerts/7"}}));
 }
 
+TEST(Teams, AHostileNameCannotBecomeALink) {
+  const json card = Body(Make("teams")->Render(
+      Hostile("[Reset SSO](https://evil.example)")))["attachments"][0]["content"];
+  const std::string headline = card["body"][0]["text"];
+  EXPECT_EQ(headline.find("]("), std::string::npos) << headline;
+  EXPECT_NE(headline.find("[Reset SSO]\xE2\x80\x8B(https://evil.example)"), std::string::npos)
+      << headline;
+  for (const json& fact : card["body"][1]["facts"]) {
+    EXPECT_EQ(fact["value"].get<std::string>().find("]("), std::string::npos) << fact.dump();
+  }
+}
+
 TEST(Teams, OffersTheButtonOnlyWithALink) {
   const json body = Body(Make("teams")->Render(Listener("")));
   EXPECT_FALSE(body["attachments"][0]["content"].contains("actions"));
@@ -633,6 +645,25 @@ std::string Visible(const std::string& html) {
   }
   EXPECT_TRUE(open.empty()) << html;
   return visible;
+}
+
+TEST(Telegram, ReadsAFloodWaitFromTheBodyWhenNoHeaderSaysIt) {
+  const std::unique_ptr<Target> telegram = Make("telegram");
+  HttpResponse flood;
+  flood.status = 429;
+  flood.body = R"({"ok":false,"error_code":429,"description":"Too Many Requests: retry after 37",)"
+               R"("parameters":{"retry_after":37}})";
+  EXPECT_EQ(telegram->RetryAfter(flood), std::chrono::seconds(37));
+  flood.retry_after = std::chrono::seconds(5);  // the header, when there is one, wins
+  EXPECT_EQ(telegram->RetryAfter(flood), std::chrono::seconds(5));
+  HttpResponse other;
+  other.status = 429;
+  other.body = "<html>busy</html>";
+  EXPECT_EQ(telegram->RetryAfter(other), std::nullopt);
+  // The other targets read only the header.
+  EXPECT_EQ(Make("slack")->RetryAfter(flood), std::chrono::seconds(5));
+  flood.retry_after.reset();
+  EXPECT_EQ(Make("slack")->RetryAfter(flood), std::nullopt);
 }
 
 TEST(Telegram, CallsSendMessageWithTheBotToken) {
