@@ -785,21 +785,24 @@ TEST(HttpSender, DeliversOverTlsToACertificateFromCaFile) {
   EXPECT_EQ(seen[0].body, R"({"text":"hello"})");
 }
 
-TEST(HttpSender, DeliversOverTlsToAnIpv6Address) {
+// cpp-httplib 0.11 over-reads a certificate's IPv4 entries when it checks an IPv6 address, so
+// https to an IPv6 literal is refused before anything is sent (plain http is fine).
+TEST(HttpSender, RefusesHttpsToAnIpv6AddressBeforeConnecting) {
   ScopedEnv env;
   const Pki& pki = TestPki();
   ASSERT_EQ(pki.problem, "");
   const TlsFiles tls{pki.server_cert, pki.server_key};
   TestReceiver receiver(Answer(200, "ok"), &tls);
   HttpSender sender;
-  // 127.0.0.1 as an IPv6 address, letters and all.
   const HttpResponse response =
       sender.Send(Post("https://[::ffff:7f00:1]:" + std::to_string(receiver.port()) + "/hook"),
                   Options(5s, pki.ca));
-  EXPECT_TRUE(response.ok()) << response.error;
-  ASSERT_EQ(receiver.count(), 1u);
-  EXPECT_EQ(receiver.seen()[0].headers.find("Host")->second,
-            "[::ffff:7f00:1]:" + std::to_string(receiver.port()));
+  EXPECT_EQ(response.status, 0);
+  EXPECT_EQ(response.error,
+            "https to an IPv6 address is not supported; use a host name that resolves to it");
+  EXPECT_EQ(receiver.count(), 0u);
+  EXPECT_FALSE(CheckUrl("https://[::1]:8443/hook").ok());
+  EXPECT_TRUE(CheckUrl("http://[::1]:8080/hook").ok());
 }
 
 TEST(HttpSender, RefusesACertificateFromAnotherCa) {
