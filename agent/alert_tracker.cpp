@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <map>
 
-#include "agent/cli/socket_json.h"
 #include "agent/rules/subject.h"
+#include "api/socket_json.h"
 #include "collectors/snapshot_diff.h"
 
 namespace portwatch::agent {
@@ -44,7 +44,7 @@ std::string ProcessJson(const collectors::Process& process) {
 std::string EvidenceJson(const collectors::Snapshot& snapshot, const Finding& finding) {
   std::string out;
   if (finding.socket >= 0) {
-    AppendSocketJson(out, snapshot, snapshot.sockets[static_cast<size_t>(finding.socket)]);
+    api::AppendSocketJson(out, snapshot, snapshot.sockets[static_cast<size_t>(finding.socket)]);
   } else if (finding.process >= 0) {
     out = ProcessJson(snapshot.processes[static_cast<size_t>(finding.process)]);
   } else {

@@ -41,7 +41,4 @@ class EventLog {
   bool batch_ok_ = true;  // every line since the last flush was written
 };
 
-// The JSON form of an alert, as the events log, `portwatch alerts --json` and the API print it.
-std::string AlertJson(const store::Alert& alert);
-
 }  // namespace portwatch::agent

@@ -7,7 +7,7 @@
 #include <map>
 #include <numeric>
 
-#include "agent/cli/time_argument.h"
+#include "collectors/time_text.h"
 
 namespace portwatch::agent {
 
@@ -74,7 +74,7 @@ void ReadDuration(const YAML::Node& node, std::string_view key, std::chrono::mil
                   Problems& problems) {
   std::optional<std::string> text = Scalar(node, key, "a duration such as 1s or 30d", problems);
   if (!text) return;
-  Result<int64_t> parsed = ParseDuration(*text);
+  Result<int64_t> parsed = collectors::ParseDuration(*text);
   if (!parsed) {
     problems.Add(node, fmt::format("{}: {}", key, parsed.error().message));
     return;

@@ -16,10 +16,10 @@
 #include "agent/cli/delivery_text.h"
 #include "agent/cli/exit_codes.h"
 #include "agent/cli/state_paths.h"
-#include "agent/cli/time_argument.h"
-#include "agent/event_log.h"
 #include "agent/rules/rule.h"
+#include "api/alert_json.h"
 #include "collectors/parse_number.h"
+#include "collectors/time_text.h"
 #include "store/alerts.h"
 #include "store/database.h"
 #include "store/deliveries.h"
@@ -110,7 +110,7 @@ int List(const AlertsFlags& flags) {
     std::string out = "[";
     for (const store::Alert& alert : *alerts) {
       if (out.size() > 1) out += ",\n";
-      out += AlertJson(alert);
+      out += api::AlertJson(alert);
     }
     fmt::print("{}]\n", out);
     return kExitOk;
@@ -124,9 +124,10 @@ int List(const AlertsFlags& flags) {
   for (const store::Alert& alert : *alerts) {
     std::string status(store::AlertStatusName(alert.status));
     if (alert.silenced_until && *alert.silenced_until > NowMillis()) status += "*";
-    fmt::print("{:>5}  {:<12}  {:<8}  {:>5}  {:<19}  {:<19}  {}\n      {}\n", alert.id, status,
-               SeverityText(alert.severity), alert.count, FormatLocalTime(alert.first_seen),
-               FormatLocalTime(alert.last_seen), alert.title, Reasons(alert, "\n      "));
+    fmt::print(
+        "{:>5}  {:<12}  {:<8}  {:>5}  {:<19}  {:<19}  {}\n      {}\n", alert.id, status,
+        SeverityText(alert.severity), alert.count, collectors::FormatLocalTime(alert.first_seen),
+        collectors::FormatLocalTime(alert.last_seen), alert.title, Reasons(alert, "\n      "));
   }
   return kExitOk;
 }
@@ -148,33 +149,34 @@ int Show(const AlertsFlags& flags) {
   Result<std::vector<store::Delivery>> deliveries = store::ListDeliveries(*db, filter);
   if (!deliveries) return kErrors.Failure(deliveries.error().message);
   if (flags.json) {
-    nlohmann::json json = nlohmann::json::parse(AlertJson(**alert));
+    nlohmann::json json = api::AlertToJson(**alert);
     json["events"] = nlohmann::json::array();
     for (const store::AlertEvent& event : *events) {
-      json["events"].push_back({{"at", FormatLocalTime(event.at)},
-                                {"event", store::AlertEventKindName(event.kind)},
-                                {"detail", event.detail}});
+      json["events"].push_back(api::AlertEventToJson(event));
     }
     json["deliveries"] = nlohmann::json::array();
     for (const store::Delivery& delivery : *deliveries) {
-      json["deliveries"].push_back(DeliveryJson(delivery));
+      json["deliveries"].push_back(api::DeliveryToJson(delivery));
     }
-    fmt::print("{}\n", json.dump(2));
+    fmt::print("{}\n", api::DumpJson(json, 2));
     return kExitOk;
   }
   const store::Alert& shown = **alert;
   fmt::print("alert {}: {}\n", shown.id, shown.title);
-  fmt::print("  status      {}{}\n", store::AlertStatusName(shown.status),
-             shown.silenced_until && *shown.silenced_until > NowMillis()
-                 ? fmt::format(", silenced until {}", FormatLocalTime(*shown.silenced_until))
-                 : "");
+  fmt::print(
+      "  status      {}{}\n", store::AlertStatusName(shown.status),
+      shown.silenced_until && *shown.silenced_until > NowMillis()
+          ? fmt::format(", silenced until {}", collectors::FormatLocalTime(*shown.silenced_until))
+          : "");
   fmt::print("  severity    {}\n", SeverityText(shown.severity));
   fmt::print("  subject     {}\n", shown.subject);
   fmt::print("  seen        {} times, first {}, last {}\n", shown.count,
-             FormatLocalTime(shown.first_seen), FormatLocalTime(shown.last_seen));
+             collectors::FormatLocalTime(shown.first_seen),
+             collectors::FormatLocalTime(shown.last_seen));
   fmt::print("  why         {}\n", Reasons(shown, "\n              "));
   for (const store::AlertEvent& event : *events) {
-    fmt::print("  {}  {}{}\n", FormatLocalTime(event.at), store::AlertEventKindName(event.kind),
+    fmt::print("  {}  {}{}\n", collectors::FormatLocalTime(event.at),
+               store::AlertEventKindName(event.kind),
                event.detail.empty() ? "" : " " + event.detail);
   }
   if (!deliveries->empty()) fmt::print("  notifications\n");
@@ -192,7 +194,7 @@ int Act(const AlertsFlags& flags, Action action) {
     return kErrors.Usage(fmt::format("'{}' is not an alert id (a positive number)", flags.id));
   int64_t duration = 0;
   if (action == Action::kSilence) {
-    Result<int64_t> parsed = ParseDuration(flags.duration);
+    Result<int64_t> parsed = collectors::ParseDuration(flags.duration);
     if (!parsed) return kErrors.Usage(fmt::format("--for: {}", parsed.error().message));
     duration = *parsed;
   }
@@ -209,8 +211,8 @@ int Act(const AlertsFlags& flags, Action action) {
       fmt::print("alert {} acknowledged: {}\n", *id, done->title);
       break;
     case Action::kSilence:
-      fmt::print("alert {} silenced until {}: {}\n", *id, FormatLocalTime(now + duration),
-                 done->title);
+      fmt::print("alert {} silenced until {}: {}\n", *id,
+                 collectors::FormatLocalTime(now + duration), done->title);
       break;
     case Action::kAccept:
       fmt::print("alert {} accepted: \"{}\" will not be alerted on again\n", *id, done->subject);

@@ -14,11 +14,11 @@
 #include "agent/cli/commands.h"
 #include "agent/cli/exit_codes.h"
 #include "agent/cli/state_paths.h"
-#include "agent/cli/time_argument.h"
 #include "agent/rules/baseline.h"
 #include "agent/rules_stage.h"
 #include "agent/signals.h"
 #include "collectors/collector.h"
+#include "collectors/time_text.h"
 
 namespace portwatch::agent {
 
@@ -34,9 +34,9 @@ struct BaselineFlags {
 constexpr CommandErrors kErrors{"baseline"};
 
 int Learn(const BaselineFlags& flags) {
-  Result<int64_t> duration = ParseDuration(flags.duration);
+  Result<int64_t> duration = collectors::ParseDuration(flags.duration);
   if (!duration) return kErrors.Usage(fmt::format("--for: {}", duration.error().message));
-  Result<int64_t> interval = ParseDuration(flags.interval);
+  Result<int64_t> interval = collectors::ParseDuration(flags.interval);
   if (!interval) return kErrors.Usage(fmt::format("--interval: {}", interval.error().message));
   if (*interval < 100) return kErrors.Usage("--interval: must be at least 100ms");
   const std::string out =

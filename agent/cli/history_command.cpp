@@ -12,12 +12,12 @@
 #include "agent/cli/commands.h"
 #include "agent/cli/exit_codes.h"
 #include "agent/cli/port_argument.h"
-#include "agent/cli/socket_json.h"
 #include "agent/cli/socket_table.h"
 #include "agent/cli/state_paths.h"
-#include "agent/cli/time_argument.h"
+#include "api/socket_json.h"
 #include "collectors/cidr.h"
 #include "collectors/parse_number.h"
+#include "collectors/time_text.h"
 #include "store/database.h"
 #include "store/history_writer.h"
 #include "store/queries.h"
@@ -49,25 +49,26 @@ std::vector<uint32_t> AllRows(const store::History& history) {
 }
 
 std::string ClosedText(const std::optional<int64_t>& closed_at) {
-  return closed_at ? FormatLocalTime(*closed_at) : std::string("open");
+  return closed_at ? collectors::FormatLocalTime(*closed_at) : std::string("open");
 }
 
 // Sockets with their lifetimes: the snapshot table with OPENED and CLOSED in front.
 bool PrintLifetimes(const store::History& history, bool json) {
   const std::vector<uint32_t> rows = AllRows(history);
   if (json) {
-    return WriteSocketJsonArray(stdout, history.snapshot, rows,
-                                [&](uint32_t row, JsonObjectWriter& object) {
-                                  object.Number("id", history.ids[row]);
-                                  object.Number("opened_at", history.opened_at[row]);
-                                  object.Number("closed_at", history.closed_at[row]);
-                                });
+    return api::WriteSocketJsonArray(stdout, history.snapshot, rows,
+                                     [&](uint32_t row, api::JsonObjectWriter& object) {
+                                       object.Number("id", history.ids[row]);
+                                       object.Number("opened_at", history.opened_at[row]);
+                                       object.Number("closed_at", history.closed_at[row]);
+                                     });
   }
   LeadColumns lead;
   lead.header = fmt::format("{:<8} {:<19} {:<19} ", "ID", "OPENED", "CLOSED");
   lead.cell = [&](uint32_t row) {
     return fmt::format("{:<8} {:<19} {:<19} ", history.ids[row],
-                       FormatLocalTime(history.opened_at[row]), ClosedText(history.closed_at[row]));
+                       collectors::FormatLocalTime(history.opened_at[row]),
+                       ClosedText(history.closed_at[row]));
   };
   return WriteSocketTable(stdout, history.snapshot, rows, lead);
 }
@@ -80,18 +81,19 @@ bool PrintEvents(const store::ListenerEvents& events, bool json) {
   for (const store::ListenerEvent& event : events.events) rows.push_back(row_of[event.socket_id]);
   size_t next = 0;
   if (json) {
-    return WriteSocketJsonArray(stdout, snapshot, rows, [&](uint32_t, JsonObjectWriter& object) {
-      const store::ListenerEvent& event = events.events[next++];
-      object.Number("at", event.at);
-      object.String("event", event.appeared ? "appeared" : "disappeared");
-      object.Number("id", event.socket_id);
-    });
+    return api::WriteSocketJsonArray(
+        stdout, snapshot, rows, [&](uint32_t, api::JsonObjectWriter& object) {
+          const store::ListenerEvent& event = events.events[next++];
+          object.Number("at", event.at);
+          object.String("event", event.appeared ? "appeared" : "disappeared");
+          object.Number("id", event.socket_id);
+        });
   }
   LeadColumns lead;
   lead.header = fmt::format("{:<19} {:<12} ", "TIME", "EVENT");
   lead.cell = [&](uint32_t) {
     const store::ListenerEvent& event = events.events[next++];
-    return fmt::format("{:<19} {:<12} ", FormatLocalTime(event.at),
+    return fmt::format("{:<19} {:<12} ", collectors::FormatLocalTime(event.at),
                        event.appeared ? "appeared" : "disappeared");
   };
   return WriteSocketTable(stdout, snapshot, rows, lead);
@@ -105,7 +107,7 @@ bool PrintSamples(const std::vector<store::Sample>& samples, bool json) {
     for (const store::Sample& sample : samples) {
       if (out.size() > 1) out += ',';
       out += "\n";
-      JsonObjectWriter object(out);
+      api::JsonObjectWriter object(out);
       object.Number("at", sample.at);
       object.Number("sockets", sample.sockets);
       object.Number("tcp", sample.tcp);
@@ -124,9 +126,9 @@ bool PrintSamples(const std::vector<store::Sample>& samples, bool json) {
     fmt::format_to(std::back_inserter(out), kRow, "TIME", "SOCKETS", "TCP", "UDP", "RAW", "PACKET",
                    "LISTENERS", "ESTABLISHED", "TIME_WAIT", "REMOTE_HOSTS");
     for (const store::Sample& sample : samples) {
-      fmt::format_to(std::back_inserter(out), kRow, FormatLocalTime(sample.at), sample.sockets,
-                     sample.tcp, sample.udp, sample.raw, sample.packet, sample.listeners,
-                     sample.established, sample.time_wait, sample.remote_hosts);
+      fmt::format_to(std::back_inserter(out), kRow, collectors::FormatLocalTime(sample.at),
+                     sample.sockets, sample.tcp, sample.udp, sample.raw, sample.packet,
+                     sample.listeners, sample.established, sample.time_wait, sample.remote_hosts);
     }
   }
   return std::fwrite(out.data(), 1, out.size(), stdout) == out.size() && std::fflush(stdout) == 0;
@@ -141,22 +143,22 @@ int RunHistory(const HistoryFlags& flags) {
         "ask one question: --at TIME, --remote ADDR|CIDR, --port N, --events, --samples or "
         "--socket ID");
   }
-  Result<int64_t> step = ParseDuration(flags.step);
+  Result<int64_t> step = collectors::ParseDuration(flags.step);
   if (!step || *step <= 0) {
     return kErrors.Usage(
         fmt::format("--step: {}", step ? "the step must be positive" : step.error().message));
   }
   const int64_t now = store::ToMillis(std::chrono::system_clock::now());
-  Result<int64_t> since = ParseSince(flags.since, now);
+  Result<int64_t> since = collectors::ParseSince(flags.since, now);
   if (!since) return kErrors.Usage(fmt::format("--since: {}", since.error().message));
-  Result<int64_t> until = ParseMoment(flags.until, now);
+  Result<int64_t> until = collectors::ParseMoment(flags.until, now);
   if (!until) return kErrors.Usage(fmt::format("--until: {}", until.error().message));
   if (*since > *until) return kErrors.Usage("--since is after --until; the range is empty");
   const store::TimeRange range{*since, *until};
 
   std::optional<int64_t> at;
   if (!flags.at.empty()) {
-    Result<int64_t> moment = ParseMoment(flags.at, now);
+    Result<int64_t> moment = collectors::ParseMoment(flags.at, now);
     if (!moment) return kErrors.Usage(fmt::format("--at: {}", moment.error().message));
     at = *moment;
   }
@@ -190,7 +192,7 @@ int RunHistory(const HistoryFlags& flags) {
     Result<store::History> state = store::StateAt(*db, *at);
     if (!state) return kErrors.Failure(state.error().message);
     const std::vector<uint32_t> rows = AllRows(*state);
-    printed = flags.json ? WriteSocketJsonArray(stdout, state->snapshot, rows)
+    printed = flags.json ? api::WriteSocketJsonArray(stdout, state->snapshot, rows)
                          : WriteSocketTable(stdout, state->snapshot, rows);
   } else if (block || port) {
     Result<store::History> found =
@@ -212,7 +214,7 @@ int RunHistory(const HistoryFlags& flags) {
     if (printed && !flags.json) {
       for (const store::StateChange& change : lifetime->changes) {
         fmt::print(
-            "  {}  {}\n", FormatLocalTime(change.at),
+            "  {}  {}\n", collectors::FormatLocalTime(change.at),
             collectors::StateName(lifetime->socket.snapshot.sockets[0].protocol, change.state));
       }
     }

@@ -19,6 +19,7 @@
 #include "agent/notify/http_sender.h"
 #include "agent/notify/message.h"
 #include "agent/notify/target.h"
+#include "api/alert_json.h"
 #include "collectors/parse_number.h"
 #include "store/database.h"
 #include "store/deliveries.h"
@@ -128,7 +129,8 @@ int Status(const NotifyFlags& flags) {
                                {"failed", count.failed},
                                {"skipped", count.skipped}};
     }
-    for (const store::Delivery& row : open_rows) json["deliveries"].push_back(DeliveryJson(row));
+    for (const store::Delivery& row : open_rows)
+      json["deliveries"].push_back(api::DeliveryToJson(row));
     fmt::print("{}\n", json.dump(2));
     return kExitOk;
   }

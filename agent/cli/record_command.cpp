@@ -11,11 +11,11 @@
 #include "agent/cli/exit_codes.h"
 #include "agent/cli/size_argument.h"
 #include "agent/cli/state_paths.h"
-#include "agent/cli/time_argument.h"
 #include "agent/config.h"
 #include "agent/instance_lock.h"
 #include "agent/loop.h"
 #include "agent/signals.h"
+#include "collectors/time_text.h"
 #include "store/retention.h"
 
 namespace portwatch::agent {
@@ -40,15 +40,15 @@ int RunRecord(const RecordFlags& flags) {
   Config config = DefaultConfig();
   std::optional<std::chrono::milliseconds> duration;
   if (!flags.duration.empty()) {
-    Result<int64_t> parsed = ParseDuration(flags.duration);
+    Result<int64_t> parsed = collectors::ParseDuration(flags.duration);
     if (!parsed) return UsageError("--for", parsed.error());
     duration = std::chrono::milliseconds(*parsed);
   }
-  Result<int64_t> interval = ParseDuration(flags.interval);
+  Result<int64_t> interval = collectors::ParseDuration(flags.interval);
   if (!interval) return UsageError("--interval", interval.error());
   if (*interval < 100) return UsageError("--interval", Error{"must be at least 100ms"});
   config.interval = std::chrono::milliseconds(*interval);
-  Result<int64_t> keep = ParseDuration(flags.keep);
+  Result<int64_t> keep = collectors::ParseDuration(flags.keep);
   if (!keep) return UsageError("--keep", keep.error());
   config.retention.max_age = std::chrono::milliseconds(*keep);
   Result<uint64_t> max_size = ParseByteSize(flags.max_size);

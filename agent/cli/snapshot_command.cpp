@@ -10,18 +10,18 @@
 #include "agent/cli/commands.h"
 #include "agent/cli/exit_codes.h"
 #include "agent/cli/port_argument.h"
-#include "agent/cli/socket_filter.h"
-#include "agent/cli/socket_json.h"
 #include "agent/cli/socket_table.h"
+#include "api/socket_json.h"
 #include "collectors/collector.h"
 #include "collectors/parse_number.h"
+#include "collectors/socket_filter.h"
 
 namespace portwatch::agent {
 
 namespace {
 
 struct SnapshotFlags {
-  SocketFilter filter;
+  collectors::SocketFilter filter;
   std::optional<std::string> port;
   std::optional<std::string> state;
   std::optional<std::string> pid;
@@ -81,7 +81,7 @@ int RunSnapshot(SnapshotFlags& flags) {
 
   bool written = false;
   if (flags.json) {
-    written = WriteSocketJsonArray(stdout, *snapshot, rows);
+    written = api::WriteSocketJsonArray(stdout, *snapshot, rows);
   } else {
     written = WriteSocketTable(stdout, *snapshot, rows);
   }

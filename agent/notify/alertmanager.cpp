@@ -16,6 +16,7 @@
 
 #include "agent/notify/targets.h"
 #include "agent/rules/finding.h"
+#include "collectors/time_text.h"
 
 namespace portwatch::agent::notify {
 
@@ -84,11 +85,11 @@ json AlertmanagerTarget::Alert(const Message& message) const {
 
   json alert = {{"labels", std::move(labels)},
                 {"annotations", std::move(annotations)},
-                {"startsAt", IsoTime(message.alert.first_seen)}};
+                {"startsAt", collectors::FormatIsoTime(message.alert.first_seen)}};
   if (Resolved(message)) {
-    alert["endsAt"] = IsoTime(message.alert.resolved_at.value_or(message.at));
+    alert["endsAt"] = collectors::FormatIsoTime(message.alert.resolved_at.value_or(message.at));
   } else if (message.test) {
-    alert["endsAt"] = IsoTime(message.at + kTestLifetimeMs);
+    alert["endsAt"] = collectors::FormatIsoTime(message.at + kTestLifetimeMs);
   }
   if (!message.link.empty()) alert["generatorURL"] = message.link;
   return alert;

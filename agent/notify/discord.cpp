@@ -17,6 +17,7 @@
 #include <numeric>
 
 #include "agent/notify/targets.h"
+#include "collectors/time_text.h"
 
 namespace portwatch::agent::notify {
 
@@ -96,7 +97,7 @@ HttpRequest DiscordTarget::Render(const Message& message) const {
   json embed = {{"title", title},
                 {"color", SeverityColour(message)},
                 {"fields", std::move(fields)},
-                {"timestamp", IsoTime(message.at)},
+                {"timestamp", collectors::FormatIsoTime(message.at)},
                 {"footer", {{"text", footer}}}};
   if (!description.empty()) {
     embed["description"] = EscapeWithin(description, caps[0], EscapeMarkdown);

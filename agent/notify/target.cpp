@@ -115,13 +115,6 @@ std::string LeadText(const Message& message, const std::optional<Template>& text
   return escape != nullptr ? escape(Headline(message)) : Headline(message);
 }
 
-std::string IsoTime(int64_t unix_ms) {
-  if (unix_ms < 0) unix_ms = 0;
-  const auto time = std::chrono::system_clock::time_point(std::chrono::milliseconds(unix_ms));
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z",
-                     fmt::gmtime(std::chrono::system_clock::to_time_t(time)), unix_ms % 1000);
-}
-
 std::string JoinReasons(const Message& message, std::string_view separator) {
   std::string joined;
   for (const Reason& reason : message.reasons) {

@@ -35,9 +35,6 @@ std::unique_ptr<Target> MakeAlertmanagerTarget(TargetConfig config, std::optiona
 // the Headline escaped; `escape` may be nullptr for plain text.
 std::string LeadText(const Message& message, const std::optional<Template>& text, Escape escape);
 
-// "2025-11-25T13:05:01.123Z" from Unix milliseconds.
-std::string IsoTime(int64_t unix_ms);
-
 // Every reason's text, joined by `separator`, most severe first.
 std::string JoinReasons(const Message& message, std::string_view separator);
 

@@ -5,6 +5,7 @@
 #include <array>
 
 #include "agent/notify/targets.h"
+#include "collectors/time_text.h"
 
 namespace portwatch::agent::notify {
 
@@ -98,9 +99,9 @@ std::string Value(const Message& message, Field field) {
     case Field::kLink:
       return message.link;
     case Field::kFirstSeen:
-      return IsoTime(message.alert.first_seen);
+      return collectors::FormatIsoTime(message.alert.first_seen);
     case Field::kLastSeen:
-      return IsoTime(message.alert.last_seen);
+      return collectors::FormatIsoTime(message.alert.last_seen);
   }
   return "";
 }

@@ -17,8 +17,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "agent/event_log.h"
 #include "agent/notify/targets.h"
+#include "api/alert_json.h"
+#include "collectors/time_text.h"
 
 namespace portwatch::agent::notify {
 
@@ -40,13 +41,15 @@ class WebhookTarget final : public Target {
 };
 
 HttpRequest WebhookTarget::Render(const Message& message) const {
-  json alert = json::parse(AlertJson(message.alert), nullptr, false);
+  json alert = api::AlertToJson(message.alert);
   if (alert.is_discarded()) alert = nullptr;
   const json body = {
       {"version", kVersion},
       {"host", message.host},
       {"event",
-       {{"id", message.event_id}, {"kind", EventName(message.event)}, {"at", IsoTime(message.at)}}},
+       {{"id", message.event_id},
+        {"kind", EventName(message.event)},
+        {"at", collectors::FormatIsoTime(message.at)}}},
       {"alert", std::move(alert)},
       {"message", LeadText(message, text_, nullptr)},
       {"link", message.link.empty() ? json() : json(message.link)},

@@ -13,15 +13,9 @@
 
 namespace portwatch::agent::rules {
 
-// Stored in SQLite: never renumber.
-enum class SubjectKind : uint8_t {
-  kListener = 1,    // a listening socket
-  kConnection = 2,  // a connection, by program and peer
-  kProcess = 3,     // a process's behaviour over many sockets (fan-out)
-  kSocket = 4,      // a raw or packet socket
-  kHost = 5,        // host-wide counters (accept queue overflows)
-};
-std::string_view SubjectKindName(SubjectKind kind);
+// Subject kinds are stored with alerts, so the store defines them.
+using store::SubjectKind;
+using store::SubjectKindName;
 
 struct Finding {
   std::string rule;  // a rule's id or a detector's name

@@ -3,14 +3,10 @@
 #include <fnmatch.h>
 
 #include <algorithm>
-#include <array>
 
 namespace portwatch::agent::rules {
 
 namespace {
-
-constexpr std::array<std::string_view, 5> kSeverityNames = {"info", "low", "medium", "high",
-                                                            "critical"};
 
 bool Glob(const std::vector<std::string>& patterns, const std::string& text) {
   return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& pattern) {
@@ -35,18 +31,6 @@ PortSet Ports(std::initializer_list<uint16_t> ports) {
 }
 
 }  // namespace
-
-std::string_view SeverityName(Severity severity) {
-  const auto index = static_cast<size_t>(severity) - 1;
-  return index < kSeverityNames.size() ? kSeverityNames[index] : "unknown";
-}
-
-std::optional<Severity> ParseSeverity(std::string_view text) {
-  for (size_t i = 0; i < kSeverityNames.size(); ++i) {
-    if (kSeverityNames[i] == text) return static_cast<Severity>(i + 1);
-  }
-  return std::nullopt;
-}
 
 bool PortSet::Contains(uint16_t port) const {
   return std::any_of(ranges.begin(), ranges.end(), [port](const auto& range) {

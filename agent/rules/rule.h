@@ -17,13 +17,14 @@
 #include "collectors/cidr.h"
 #include "collectors/ports.h"
 #include "collectors/socket.h"
+#include "store/alert_kinds.h"
 
 namespace portwatch::agent::rules {
 
-// Stored in SQLite: never renumber.
-enum class Severity : uint8_t { kInfo = 1, kLow = 2, kMedium = 3, kHigh = 4, kCritical = 5 };
-std::string_view SeverityName(Severity severity);  // "info" ... "critical"
-std::optional<Severity> ParseSeverity(std::string_view text);
+// Severities are stored with alerts, so the store defines them.
+using store::ParseSeverity;
+using store::Severity;
+using store::SeverityName;
 
 // A set of ports as inclusive ranges.
 struct PortSet {

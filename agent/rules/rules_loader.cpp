@@ -19,8 +19,8 @@
 #include <utility>
 #include <vector>
 
-#include "agent/cli/time_argument.h"
 #include "agent/yaml_reader.h"
+#include "collectors/time_text.h"
 
 namespace portwatch::agent::rules {
 
@@ -829,7 +829,7 @@ class Loader {
       if (auto hosts = PositiveInt(field)) d.fan_out_hosts = *hosts;
     } else if (name == "fan_out" && key == "window") {
       if (auto text = Text(field, "a duration such as 60s or 5m")) {
-        Result<int64_t> window = ParseDuration(*text);
+        Result<int64_t> window = collectors::ParseDuration(*text);
         if (!window) {
           problems().Add(field.At(), fmt::format("{}: {}", field.name, window.error().message));
         } else if (*window <= 0) {

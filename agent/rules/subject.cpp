@@ -55,20 +55,4 @@ SubjectKind SocketSubjectKind(const collectors::Socket& socket) {
   return socket.direction == Direction::kListen ? SubjectKind::kListener : SubjectKind::kConnection;
 }
 
-std::string_view SubjectKindName(SubjectKind kind) {
-  switch (kind) {
-    case SubjectKind::kListener:
-      return "listener";
-    case SubjectKind::kConnection:
-      return "connection";
-    case SubjectKind::kProcess:
-      return "process";
-    case SubjectKind::kSocket:
-      return "socket";
-    case SubjectKind::kHost:
-      return "host";
-  }
-  return "unknown";
-}
-
 }  // namespace portwatch::agent::rules

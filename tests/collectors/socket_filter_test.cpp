@@ -1,4 +1,4 @@
-#include "agent/cli/socket_filter.h"
+#include "collectors/socket_filter.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace portwatch::agent {
+namespace portwatch::collectors {
 namespace {
 
 using collectors::Address;
@@ -276,4 +276,4 @@ TEST(SocketFilter, RestrictReadsOnlyTheProtocolsAskedFor) {
 }
 
 }  // namespace
-}  // namespace portwatch::agent
+}  // namespace portwatch::collectors

@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "agent/cli/json_text.h"
+#include "api/json_text.h"
 #include "collectors/snapshot.h"
 
-namespace portwatch::agent {
+namespace portwatch::api {
 
 // Adds fields of the caller's own (a history row's id and lifetime) to a socket's object.
 using ExtraJsonFields = std::function<void(uint32_t row, JsonObjectWriter& json)>;
@@ -32,4 +32,4 @@ void AppendSocketJsonArray(std::string& out, const collectors::Snapshot& snapsho
 bool WriteSocketJsonArray(std::FILE* out, const collectors::Snapshot& snapshot,
                           const std::vector<uint32_t>& rows, const ExtraJsonFields& extra = {});
 
-}  // namespace portwatch::agent
+}  // namespace portwatch::api

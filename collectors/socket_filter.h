@@ -10,7 +10,7 @@
 #include "collectors/collector.h"
 #include "collectors/snapshot.h"
 
-namespace portwatch::agent {
+namespace portwatch::collectors {
 
 struct SocketFilter {
   bool listening = false;
@@ -30,4 +30,4 @@ struct SocketFilter {
   bool Matches(const collectors::Snapshot& snapshot, const collectors::Socket& socket) const;
 };
 
-}  // namespace portwatch::agent
+}  // namespace portwatch::collectors

@@ -1,11 +1,11 @@
-#include "agent/cli/socket_json.h"
+#include "api/socket_json.h"
 
 #include <cstdint>
 #include <optional>
 
-#include "agent/cli/json_text.h"
+#include "api/json_text.h"
 
-namespace portwatch::agent {
+namespace portwatch::api {
 
 using namespace collectors;
 
@@ -124,4 +124,4 @@ bool WriteSocketJsonArray(std::FILE* out, const Snapshot& snapshot,
   return written && std::fflush(out) == 0;
 }
 
-}  // namespace portwatch::agent
+}  // namespace portwatch::api

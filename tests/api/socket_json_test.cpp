@@ -1,4 +1,4 @@
-#include "agent/cli/socket_json.h"
+#include "api/socket_json.h"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 
 #include "collectors/derive.h"
 
-namespace portwatch::agent {
+namespace portwatch::api {
 namespace {
 
 using namespace collectors;
@@ -330,4 +330,4 @@ TEST(SocketJsonArray, StreamedArrayEqualsTheBufferedOne) {
 }
 
 }  // namespace
-}  // namespace portwatch::agent
+}  // namespace portwatch::api

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-namespace portwatch::agent {
+namespace portwatch::api {
 
 void AppendJsonString(std::string& out, std::string_view text);
 
@@ -39,4 +39,4 @@ class JsonObjectWriter {
   bool first_ = true;
 };
 
-}  // namespace portwatch::agent
+}  // namespace portwatch::api

@@ -1,10 +1,10 @@
-#include "agent/cli/json_text.h"
+#include "api/json_text.h"
 
 #include <cstdint>
 
 #include <fmt/format.h>
 
-namespace portwatch::agent {
+namespace portwatch::api {
 
 namespace {
 
@@ -135,4 +135,4 @@ void JsonObjectWriter::Raw(std::string_view key, std::string_view json) {
   out_ += json;
 }
 
-}  // namespace portwatch::agent
+}  // namespace portwatch::api

@@ -7,11 +7,12 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "collectors/result.h"
 
-namespace portwatch::agent {
+namespace portwatch::collectors {
 
 // Milliseconds.
 Result<int64_t> ParseDuration(std::string_view text);
@@ -25,4 +26,7 @@ Result<int64_t> ParseSince(std::string_view text, int64_t now_ms);
 // "2026-11-24 03:10:00" in local time, for tables.
 std::string FormatLocalTime(int64_t unix_ms);
 
-}  // namespace portwatch::agent
+// "2026-11-24T03:10:00.123Z" (UTC, milliseconds), for JSON; negative times print as the epoch.
+std::string FormatIsoTime(int64_t unix_ms);
+
+}  // namespace portwatch::collectors

@@ -1,4 +1,4 @@
-#include "agent/cli/json_text.h"
+#include "api/json_text.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace portwatch::agent {
+namespace portwatch::api {
 namespace {
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
@@ -220,4 +220,4 @@ TEST(JsonObjectWriter, ReplacesInvalidUtf8InValues) {
 }
 
 }  // namespace
-}  // namespace portwatch::agent
+}  // namespace portwatch::api

@@ -1,8 +1,10 @@
-#include "agent/cli/time_argument.h"
+#include "collectors/time_text.h"
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <charconv>
+#include <chrono>
 #include <ctime>
 #include <optional>
 #include <string>
@@ -10,7 +12,7 @@
 
 #include "collectors/parse_number.h"
 
-namespace portwatch::agent {
+namespace portwatch::collectors {
 
 namespace {
 
@@ -163,4 +165,11 @@ std::string FormatLocalTime(int64_t unix_ms) {
   return text;
 }
 
-}  // namespace portwatch::agent
+std::string FormatIsoTime(int64_t unix_ms) {
+  if (unix_ms < 0) unix_ms = 0;
+  const auto time = std::chrono::system_clock::time_point(std::chrono::milliseconds(unix_ms));
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z",
+                     fmt::gmtime(std::chrono::system_clock::to_time_t(time)), unix_ms % 1000);
+}
+
+}  // namespace portwatch::collectors

@@ -1,8 +1,8 @@
-#include "agent/cli/socket_filter.h"
+#include "collectors/socket_filter.h"
 
 #include <algorithm>
 
-namespace portwatch::agent {
+namespace portwatch::collectors {
 
 using collectors::Direction;
 using collectors::Protocol;
@@ -50,4 +50,4 @@ bool SocketFilter::Matches(const collectors::Snapshot& snapshot,
   return true;
 }
 
-}  // namespace portwatch::agent
+}  // namespace portwatch::collectors

@@ -1,4 +1,4 @@
-#include "agent/cli/time_argument.h"
+#include "collectors/time_text.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-namespace portwatch::agent {
+namespace portwatch::collectors {
 namespace {
 
 using ::testing::HasSubstr;
@@ -261,4 +261,4 @@ TEST(FormatLocalTime, RoundTripsWithParseMoment) {
 }
 
 }  // namespace
-}  // namespace portwatch::agent
+}  // namespace portwatch::collectors
