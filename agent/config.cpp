@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "agent/api_settings.h"
 #include "agent/cli/size_argument.h"
 #include "agent/yaml_reader.h"
 
@@ -22,7 +23,7 @@ Result<Config> LoadConfig(const std::string& path) {
   Problems problems(path);
   if (!CheckKeys(root, "",
                  {"interval", "database", "log_level", "retention", "rules", "baseline", "alerts",
-                  "events", "notify"},
+                  "events", "notify", "api"},
                  problems)) {
     return Error{problems.Joined()};
   }
@@ -100,6 +101,7 @@ Result<Config> LoadConfig(const std::string& path) {
       config.events = *text;
     }
   }
+  if (const YAML::Node node = root["api"]) ReadApiConfig(node, config.api, problems);
   if (const YAML::Node node = root["notify"])
     notify::ReadNotifyConfig(node, config.notify, problems);
   if (!problems.empty()) return Error{problems.Joined()};

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "agent/notify/notify_config.h"
+#include "api/api_config.h"
 #include "collectors/result.h"
 #include "store/retention.h"
 
@@ -30,6 +31,7 @@ struct Config {
   // An alert that resolves and comes back within this long reopens instead of starting anew.
   std::chrono::milliseconds reopen_within{std::chrono::minutes(10)};
   std::string events;  // JSON lines of listener and alert events: a file, "-" for stdout, or off
+  api::ApiConfig api;  // the REST API, /metrics and the dashboard
   notify::NotifyConfig notify;               // no targets: alerts are stored and logged, not sent
   std::string source = "built-in defaults";  // where it came from, for log lines
 };

@@ -36,6 +36,12 @@ Loop::Loop(Config config, std::unique_ptr<store::Database> db, store::HistoryWri
 
 Result<void> Loop::StartNotifications() { return rules_ ? rules_->StartNotifications() : Ok(); }
 
+void Loop::Publish(api::LiveState& live) {
+  live_ = &live;
+  live_->SetInterval(config_.interval);
+  if (rules_) rules_->set_live(live_);
+}
+
 void Loop::Apply(const Config& config) {
   const std::string database = config_.database;
   config_ = config;
@@ -44,6 +50,7 @@ void Loop::Apply(const Config& config) {
   // Wait at most a quarter interval for a lock held elsewhere: a locked database costs that
   // interval's write (folded into the next), not the loop's cadence.
   db_->SetBusyTimeout(std::min(config_.interval / 4, std::chrono::milliseconds(250)));
+  if (live_ != nullptr) live_->SetInterval(config_.interval);
 }
 
 void Loop::Observe(const collectors::Snapshot& snapshot) {
@@ -122,6 +129,11 @@ LoopResult Loop::Run(SignalFlags& flags, std::optional<std::chrono::milliseconds
       checkpoint_failing_ = !checkpointed;
     } else {
       ++result.failed_writes;
+    }
+    if (live_ != nullptr) {
+      // The current state stays current even while the history cannot be written.
+      live_->SetStoreBehind(writer_.behind());
+      live_->PublishSnapshot(std::make_shared<const collectors::Snapshot>(std::move(*snapshot)));
     }
     ++result.intervals;
 

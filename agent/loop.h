@@ -14,6 +14,7 @@
 #include "agent/config.h"
 #include "agent/rules_stage.h"
 #include "agent/signals.h"
+#include "api/live_state.h"
 #include "collectors/collector.h"
 #include "store/database.h"
 #include "store/history_writer.h"
@@ -43,6 +44,9 @@ class Loop {
   // events are only queued.
   Result<void> StartNotifications();
 
+  // Hands every snapshot, the rules and the alert events to the API from now on (not owned).
+  void Publish(api::LiveState& live);
+
   void Apply(const Config& config);
   store::Database& database() { return *db_; }
 
@@ -56,6 +60,7 @@ class Loop {
   std::unique_ptr<store::Database> db_;
   store::HistoryWriter writer_;
   std::unique_ptr<RulesStage> rules_;  // null: history only
+  api::LiveState* live_ = nullptr;     // null: no API
   bool checkpoint_failing_ = false;
   bool rules_failing_ = false;
   // Retention runs once a minute, and every interval while it has a backlog.

@@ -10,7 +10,9 @@
 
 #include "agent/notify/notify_config.h"
 #include "agent/notify/target.h"
+#include "agent/rules/rules_json.h"
 #include "agent/rules/rules_loader.h"
+#include "api/alert_json.h"
 #include "store/alerts.h"
 #include "store/deliveries.h"
 #include "store/history_writer.h"
@@ -129,6 +131,8 @@ Result<void> RulesStage::Configure(const Config& config) {
                engine->rule_count(), files->size());
   engine_ = std::move(engine);
   baseline_path_ = baseline_path;
+  rules_json_ = rules::RulesJson(*rule_set);
+  PublishRules();
   if (config.events.empty()) {
     events_.reset();
   } else if (events) {
@@ -136,6 +140,18 @@ Result<void> RulesStage::Configure(const Config& config) {
   }
   tracker_.set_reopen_within(config.reopen_within);
   return Ok();
+}
+
+void RulesStage::set_live(api::LiveState* live) {
+  live_ = live;
+  PublishRules();
+}
+
+void RulesStage::PublishRules() {
+  if (live_ == nullptr) return;
+  const std::string_view state = learning_ ? "learning" : "loaded";
+  live_->SetRules(rules_json_, rules::BaselineJson(baseline_path_, state,
+                                                   learning_ ? learning_ : engine_->baseline()));
 }
 
 Result<void> RulesStage::StartNotifications() {
@@ -173,6 +189,7 @@ void RulesStage::Learn(const collectors::Snapshot& snapshot, int64_t now) {
   }
   engine_->SetBaseline(std::move(learning_));
   learning_.reset();
+  PublishRules();
 }
 
 Result<StageStats> RulesStage::Observe(const collectors::Snapshot& snapshot) {
@@ -209,6 +226,11 @@ Result<StageStats> RulesStage::Observe(const collectors::Snapshot& snapshot) {
   }
 
   if (events_) events_->Write(*changes);
+  if (live_ != nullptr) {
+    for (const AlertChange& change : *changes) {
+      live_->PublishAlert(store::AlertEventKindName(change.kind), api::AlertJson(change.alert));
+    }
+  }
   return stats;
 }
 

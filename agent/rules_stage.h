@@ -19,6 +19,7 @@
 #include "agent/notify/outbox_worker.h"
 #include "agent/rules/baseline.h"
 #include "agent/rules/engine.h"
+#include "api/live_state.h"
 #include "collectors/snapshot.h"
 #include "store/database.h"
 
@@ -46,6 +47,10 @@ class RulesStage {
   // send, alert events are only queued. A reload that adds targets starts it later.
   Result<void> StartNotifications();
 
+  // Publishes alert events, and the rules and baseline in force, to the API (not owned; null:
+  // nobody to tell).
+  void set_live(api::LiveState* live);
+
   // Where the baseline is read from and saved to.
   const std::string& baseline_path() const { return baseline_path_; }
   size_t active_alerts() const { return tracker_.active_count(); }
@@ -64,6 +69,9 @@ class RulesStage {
   std::optional<rules::Baseline> learning_;
   int64_t learn_until_ = 0;
   std::chrono::milliseconds learn_for_{0};
+  api::LiveState* live_ = nullptr;
+  std::string rules_json_;  // of the rules in force, for the API
+  void PublishRules();
   notify::WorkerSettings notify_settings_;          // for the notifier, as configured last
   bool notifications_ = false;                      // StartNotifications was called
   std::unique_ptr<notify::OutboxWorker> notifier_;  // null until started

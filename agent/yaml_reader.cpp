@@ -70,6 +70,15 @@ std::optional<std::string> Scalar(const YAML::Node& node, std::string_view key,
   return node.Scalar();
 }
 
+std::optional<bool> ReadBool(const YAML::Node& node, std::string_view key, Problems& problems) {
+  const std::optional<std::string> text = Scalar(node, key, "true or false", problems);
+  if (!text) return std::nullopt;
+  if (*text == "true" || *text == "yes" || *text == "on") return true;
+  if (*text == "false" || *text == "no" || *text == "off") return false;
+  problems.Add(node, fmt::format("{}: '{}' is not true or false", key, *text));
+  return std::nullopt;
+}
+
 void ReadDuration(const YAML::Node& node, std::string_view key, std::chrono::milliseconds& out,
                   Problems& problems) {
   std::optional<std::string> text = Scalar(node, key, "a duration such as 1s or 30d", problems);

@@ -67,8 +67,11 @@ Result<YAML::Node> LoadYamlFile(const std::string& path, std::string_view what);
 std::optional<std::string> Scalar(const YAML::Node& node, std::string_view key,
                                   std::string_view expected, Problems& problems);
 
-// A duration such as "500ms" or "30d" (see time_argument.h) into `out`; `out` is left as it was
-// when the value is not one, and the problem is added.
+// true/yes/on or false/no/off; anything else adds the problem and gives nullopt.
+std::optional<bool> ReadBool(const YAML::Node& node, std::string_view key, Problems& problems);
+
+// A duration such as "500ms" or "30d" (see collectors/time_text.h) into `out`; `out` is left as it
+// was when the value is not one, and the problem is added.
 void ReadDuration(const YAML::Node& node, std::string_view key, std::chrono::milliseconds& out,
                   Problems& problems);
 

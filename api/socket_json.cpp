@@ -106,8 +106,8 @@ bool EmitArray(std::string& out, const Snapshot& snapshot, const std::vector<uin
 }  // namespace
 
 void AppendSocketJsonArray(std::string& out, const Snapshot& snapshot,
-                           const std::vector<uint32_t>& rows) {
-  EmitArray(out, snapshot, rows, SIZE_MAX, {}, [](std::string&) { return true; });
+                           const std::vector<uint32_t>& rows, const ExtraJsonFields& extra) {
+  EmitArray(out, snapshot, rows, SIZE_MAX, extra, [](std::string&) { return true; });
 }
 
 bool WriteSocketJsonArray(std::FILE* out, const Snapshot& snapshot,

@@ -25,7 +25,7 @@ void AppendSocketJson(std::string& out, const collectors::Snapshot& snapshot,
 
 // A JSON array of the given sockets (indices into snapshot.sockets), one object per line.
 void AppendSocketJsonArray(std::string& out, const collectors::Snapshot& snapshot,
-                           const std::vector<uint32_t>& rows);
+                           const std::vector<uint32_t>& rows, const ExtraJsonFields& extra = {});
 
 // The same array written to a stream in bounded chunks, so memory does not grow with the output.
 // Returns false when writing failed.

@@ -4,7 +4,9 @@
 
 namespace portwatch::collectors {
 
+using collectors::AddressClass;
 using collectors::Direction;
+using collectors::Family;
 using collectors::Protocol;
 
 void SocketFilter::Restrict(collectors::CollectorOptions& options) const {
@@ -39,11 +41,26 @@ bool SocketFilter::Matches(const collectors::Snapshot& snapshot,
     }
   }
   if (state && socket.state != *state) return false;
-  if (pid || !process.empty()) {
+  if (local_port && (!socket.HasPorts() || socket.local.port != *local_port)) return false;
+  if (remote_port && (!socket.HasPorts() || socket.remote.port != *remote_port)) return false;
+  if (exposure && socket.exposure != *exposure) return false;
+  if (direction && socket.direction != *direction) return false;
+  if (remote_class && socket.remote_class != *remote_class) return false;
+  if (local_network && (socket.local.address.family == Family::kUnspec ||
+                        !local_network->Contains(socket.local.address))) {
+    return false;
+  }
+  if (remote_network && (socket.remote.address.family == Family::kUnspec ||
+                         socket.remote_class == AddressClass::kNone ||
+                         !remote_network->Contains(socket.remote.address))) {
+    return false;
+  }
+  if (pid || !process.empty() || !user.empty()) {
     const auto owners = snapshot.Owners(socket);
     const bool owned = std::any_of(owners.begin(), owners.end(), [&](uint32_t index) {
       const collectors::Process& owner = snapshot.processes[index];
-      return (!pid || owner.pid == *pid) && (process.empty() || owner.name == process);
+      return (!pid || owner.pid == *pid) && (process.empty() || owner.name == process) &&
+             (user.empty() || owner.user == user);
     });
     if (!owned) return false;
   }

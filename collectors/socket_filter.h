@@ -1,4 +1,5 @@
-// SocketFilter: the snapshot command's selection flags (--listening, --tcp, --port, ...).
+// SocketFilter: which sockets a user asked for — the snapshot command's flags (--listening,
+// --tcp, --port, ...) and the API's socket query parameters.
 //
 // A plain value; Matches is pure.
 #pragma once
@@ -7,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "collectors/cidr.h"
 #include "collectors/collector.h"
 #include "collectors/snapshot.h"
 
@@ -23,6 +25,14 @@ struct SocketFilter {
   std::optional<int32_t> pid;    // any owner
   std::string process;           // any owner's name, exact match
   std::optional<collectors::SocketState> state;
+  std::optional<uint16_t> local_port;
+  std::optional<uint16_t> remote_port;
+  std::string user;  // any owner's user name, exact match
+  std::optional<Cidr> local_network;
+  std::optional<Cidr> remote_network;  // sockets without a peer never match
+  std::optional<Exposure> exposure;
+  std::optional<Direction> direction;
+  std::optional<AddressClass> remote_class;
 
   bool AnyProtocol() const { return !tcp && !udp && !raw && !packet; }
   // Narrows the collection to the protocols asked for, so unneeded tables are never read.

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+#include <cstdio>
 #include <memory>
 
 #include "agent/cli/commands.h"
@@ -14,6 +16,10 @@
 #include "agent/loop.h"
 #include "agent/rules/rules_loader.h"
 #include "agent/signals.h"
+#include "api/live_state.h"
+#include "api/server.h"
+#include "api/token.h"
+#include "store/history_writer.h"
 
 namespace portwatch::agent {
 
@@ -23,6 +29,28 @@ struct AgentFlags {
   std::string config;
   std::string db;
 };
+
+// Starts the API when it is enabled (nullptr when not), creating the token on first start, and
+// writes its URL to api.address for the CLI.
+Result<std::unique_ptr<api::ApiServer>> StartApi(const Config& config, api::LiveState& live) {
+  if (!config.api.enabled) return std::unique_ptr<api::ApiServer>();
+  std::string token;
+  if (config.api.auth == api::Auth::kToken || config.api.metrics_auth == api::Auth::kToken) {
+    Result<std::string> loaded =
+        api::LoadOrCreateToken(ApiTokenPath(config.api.token_file, config.database));
+    if (!loaded) return loaded.error();
+    token = std::move(loaded).value();
+  }
+  Result<std::unique_ptr<api::ApiServer>> server =
+      api::ApiServer::Start(config.api, std::move(token), live, config.database);
+  if (!server) return server.error();
+  const std::string address = ApiAddressPath(config.database);
+  if (std::FILE* file = std::fopen(address.c_str(), "w")) {
+    fmt::print(file, "{}\n", (*server)->url());
+    std::fclose(file);
+  }
+  return server;
+}
 
 int RunAgent(const AgentFlags& flags) {
   Config config = DefaultConfig();
@@ -71,6 +99,15 @@ int RunAgent(const AgentFlags& flags) {
     fmt::print(stderr, "portwatch agent: {}\n", started.error().message);
     return kExitFailure;
   }
+  // The API: its state lives in `live`, which outlives the server's threads.
+  api::LiveState live(api::AgentInfo{PORTWATCH_VERSION, notify::HostName(), config.database,
+                                     store::ToMillis(std::chrono::system_clock::now())});
+  Result<std::unique_ptr<api::ApiServer>> server = StartApi(config, live);
+  if (!server) {
+    fmt::print(stderr, "portwatch agent: {}\n", server.error().message);
+    return kExitFailure;
+  }
+  (*loop)->Publish(live);
   spdlog::info("agent started: config from {}, history in {}, every {} ms", config.source,
                config.database, config.interval.count());
 
@@ -89,6 +126,10 @@ int RunAgent(const AgentFlags& flags) {
     return *fresh;
   };
   const LoopResult result = (*loop)->Run(InstallSignalHandlers(), std::nullopt, reload);
+  if (*server) {
+    (*server)->Stop();
+    std::remove(ApiAddressPath(config.database).c_str());
+  }
   loop->reset();  // its threads end before the lock goes, so no other agent overlaps them
   if (result.error) {
     spdlog::error("agent stopped: {}", result.error->message);

@@ -17,5 +17,6 @@ void AddRulesCommand(CLI::App& app, int& exit_code);
 void AddAlertsCommand(CLI::App& app, int& exit_code);
 void AddBaselineCommand(CLI::App& app, int& exit_code);
 void AddNotifyCommand(CLI::App& app, int& exit_code);
+void AddTokenCommand(CLI::App& app, int& exit_code);
 
 }  // namespace portwatch::agent

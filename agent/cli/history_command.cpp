@@ -14,6 +14,7 @@
 #include "agent/cli/port_argument.h"
 #include "agent/cli/socket_table.h"
 #include "agent/cli/state_paths.h"
+#include "api/history_json.h"
 #include "api/socket_json.h"
 #include "collectors/cidr.h"
 #include "collectors/parse_number.h"
@@ -56,12 +57,7 @@ std::string ClosedText(const std::optional<int64_t>& closed_at) {
 bool PrintLifetimes(const store::History& history, bool json) {
   const std::vector<uint32_t> rows = AllRows(history);
   if (json) {
-    return api::WriteSocketJsonArray(stdout, history.snapshot, rows,
-                                     [&](uint32_t row, api::JsonObjectWriter& object) {
-                                       object.Number("id", history.ids[row]);
-                                       object.Number("opened_at", history.opened_at[row]);
-                                       object.Number("closed_at", history.closed_at[row]);
-                                     });
+    return api::WriteSocketJsonArray(stdout, history.snapshot, rows, api::LifetimeFields(history));
   }
   LeadColumns lead;
   lead.header = fmt::format("{:<8} {:<19} {:<19} ", "ID", "OPENED", "CLOSED");
@@ -74,21 +70,17 @@ bool PrintLifetimes(const store::History& history, bool json) {
 }
 
 bool PrintEvents(const store::ListenerEvents& events, bool json) {
+  if (json) {
+    std::string out;
+    api::AppendListenerEventsJson(out, events);
+    return std::fwrite(out.data(), 1, out.size(), stdout) == out.size() && std::fflush(stdout) == 0;
+  }
   std::map<int64_t, uint32_t> row_of;
   for (uint32_t i = 0; i < events.sockets.ids.size(); ++i) row_of[events.sockets.ids[i]] = i;
   const collectors::Snapshot& snapshot = events.sockets.snapshot;
   std::vector<uint32_t> rows;
   for (const store::ListenerEvent& event : events.events) rows.push_back(row_of[event.socket_id]);
   size_t next = 0;
-  if (json) {
-    return api::WriteSocketJsonArray(
-        stdout, snapshot, rows, [&](uint32_t, api::JsonObjectWriter& object) {
-          const store::ListenerEvent& event = events.events[next++];
-          object.Number("at", event.at);
-          object.String("event", event.appeared ? "appeared" : "disappeared");
-          object.Number("id", event.socket_id);
-        });
-  }
   LeadColumns lead;
   lead.header = fmt::format("{:<19} {:<12} ", "TIME", "EVENT");
   lead.cell = [&](uint32_t) {
@@ -103,23 +95,7 @@ bool PrintEvents(const store::ListenerEvents& events, bool json) {
 bool PrintSamples(const std::vector<store::Sample>& samples, bool json) {
   std::string out;
   if (json) {
-    out += '[';
-    for (const store::Sample& sample : samples) {
-      if (out.size() > 1) out += ',';
-      out += "\n";
-      api::JsonObjectWriter object(out);
-      object.Number("at", sample.at);
-      object.Number("sockets", sample.sockets);
-      object.Number("tcp", sample.tcp);
-      object.Number("udp", sample.udp);
-      object.Number("raw", sample.raw);
-      object.Number("packet", sample.packet);
-      object.Number("listeners", sample.listeners);
-      object.Number("established", sample.established);
-      object.Number("time_wait", sample.time_wait);
-      object.Number("remote_hosts", sample.remote_hosts);
-    }
-    out += samples.empty() ? "]\n" : "\n]\n";
+    api::AppendSamplesJson(out, samples);
   } else {
     constexpr std::string_view kRow =
         "{:<19} {:>8} {:>8} {:>8} {:>6} {:>7} {:>9} {:>11} {:>9} {:>12}\n";

@@ -21,6 +21,15 @@ std::string DefaultStateDirectory() {
 
 std::string DefaultDatabasePath() { return DefaultStateDirectory() + "/history.db"; }
 
+std::string ApiTokenPath(const std::string& token_file, const std::string& database) {
+  if (!token_file.empty()) return token_file;
+  return (std::filesystem::path(database).parent_path() / "api.token").string();
+}
+
+std::string ApiAddressPath(const std::string& database) {
+  return (std::filesystem::path(database).parent_path() / "api.address").string();
+}
+
 Result<void> EnsureParentDirectory(const std::string& file) {
   const std::filesystem::path parent = std::filesystem::path(file).parent_path();
   if (parent.empty()) return Ok();

@@ -11,6 +11,11 @@ namespace portwatch::agent {
 std::string DefaultStateDirectory();
 std::string DefaultDatabasePath();  // <state directory>/history.db
 
+// The API token file: `token_file` when set, else api.token beside the database.
+std::string ApiTokenPath(const std::string& token_file, const std::string& database);
+// Where a running agent writes its API's URL (api.address beside the database), for the CLI.
+std::string ApiAddressPath(const std::string& database);
+
 // Creates the directory holding `file` (mode 0700) when it does not exist.
 Result<void> EnsureParentDirectory(const std::string& file);
 

@@ -79,15 +79,6 @@ std::optional<std::string> ReadSecret(const YAML::Node& target, const std::strin
   return std::string(value);
 }
 
-std::optional<bool> Bool(const YAML::Node& node, std::string_view key, Problems& problems) {
-  const std::optional<std::string> text = Scalar(node, key, "true or false", problems);
-  if (!text) return std::nullopt;
-  if (*text == "true" || *text == "yes" || *text == "on") return true;
-  if (*text == "false" || *text == "no" || *text == "off") return false;
-  problems.Add(node, fmt::format("{}: '{}' is not true or false", key, *text));
-  return std::nullopt;
-}
-
 void ReadTarget(const YAML::Node& node, size_t index, NotifyConfig& out, Problems& problems) {
   const std::string section = fmt::format("notify.targets[{}]", index);
   if (!CheckKeys(node, section,
@@ -147,7 +138,7 @@ void ReadTarget(const YAML::Node& node, size_t index, NotifyConfig& out, Problem
     }
   }
   if (const YAML::Node resolved = node["send_resolved"]) {
-    if (auto value = Bool(resolved, section + ".send_resolved", problems)) {
+    if (auto value = ReadBool(resolved, section + ".send_resolved", problems)) {
       target.send_resolved = *value;
     }
   }
