@@ -14,6 +14,7 @@
 #include "agent/config.h"
 #include "agent/instance_lock.h"
 #include "agent/loop.h"
+#include "agent/replace_file.h"
 #include "agent/rules/rules_loader.h"
 #include "agent/signals.h"
 #include "api/live_state.h"
@@ -28,6 +29,7 @@ namespace {
 struct AgentFlags {
   std::string config;
   std::string db;
+  std::string listen;
 };
 
 // Starts the API when it is enabled (nullptr when not), creating the token on first start, and
@@ -44,10 +46,10 @@ Result<std::unique_ptr<api::ApiServer>> StartApi(const Config& config, api::Live
   Result<std::unique_ptr<api::ApiServer>> server =
       api::ApiServer::Start(config.api, std::move(token), live, config.database);
   if (!server) return server.error();
-  const std::string address = ApiAddressPath(config.database);
-  if (std::FILE* file = std::fopen(address.c_str(), "w")) {
-    fmt::print(file, "{}\n", (*server)->url());
-    std::fclose(file);
+  if (Result<void> written =
+          ReplaceFile(ApiAddressPath(config.database), fmt::format("{}\n", (*server)->url()));
+      !written) {
+    spdlog::warn("the CLI will not find the API: {}", written.error().message);
   }
   return server;
 }
@@ -63,6 +65,15 @@ int RunAgent(const AgentFlags& flags) {
     config = *loaded;
   }
   if (!flags.db.empty()) config.database = flags.db;
+  if (!flags.listen.empty()) {
+    config.api.enabled = true;
+    Result<void> listen = api::ParseListen(flags.listen, config.api);
+    if (listen) listen = api::CheckApiConfig(config.api);
+    if (!listen) {
+      fmt::print(stderr, "portwatch agent: --listen: {}\n", listen.error().message);
+      return kExitUsage;
+    }
+  }
   if (config.database.empty()) config.database = DefaultDatabasePath();
   ApplyLogLevel(config.log_level);
 
@@ -148,6 +159,9 @@ void AddAgentCommand(CLI::App& app, int& exit_code) {
   command->add_option("-c,--config", flags->config,
                       "YAML config file (default: built-in defaults)");
   command->add_option("--db", flags->db, "History database, overriding the config");
+  command->add_option("--listen", flags->listen,
+                      "API address as HOST:PORT, overriding api.listen (port 0: any free port; "
+                      "the URL is written to api.address beside the database)");
   command->footer(
       "Signals: SIGHUP reloads the config, the rules and the baseline; SIGTERM and SIGINT stop "
       "the agent. See `portwatch alerts` for what it found.");

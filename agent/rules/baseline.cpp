@@ -2,15 +2,11 @@
 
 #include <fmt/format.h>
 #include <fnmatch.h>
-#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <fstream>
 
+#include "agent/replace_file.h"
 #include "agent/rules/subject.h"
 #include "collectors/parse_number.h"
 #include "collectors/ports.h"
@@ -170,29 +166,14 @@ Result<void> Baseline::Save(const std::string& path, const std::string& comment)
   }
   out << YAML::EndSeq << YAML::EndMap;
 
-  // Written next to the target, then renamed over it: a reader never sees half a file.
-  const std::string temporary = fmt::format("{}.tmp.{}", path, getpid());
-  {
-    std::ofstream file(temporary, std::ios::trunc);
-    std::string header;
-    for (size_t start = 0; start < comment.size();) {
-      const size_t end = comment.find('\n', start);
-      header += fmt::format("# {}\n", comment.substr(start, end - start));
-      start = end == std::string::npos ? comment.size() : end + 1;
-    }
-    file << header << out.c_str() << "\n";
-    file.flush();
-    if (!file) {
-      std::remove(temporary.c_str());
-      return Error{fmt::format("cannot write {}: {}", temporary, std::strerror(errno))};
-    }
+  std::string text;
+  for (size_t start = 0; start < comment.size();) {
+    const size_t end = comment.find('\n', start);
+    text += fmt::format("# {}\n", comment.substr(start, end - start));
+    start = end == std::string::npos ? comment.size() : end + 1;
   }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const int saved = errno;
-    std::remove(temporary.c_str());
-    return Error{fmt::format("cannot write {}: {}", path, std::strerror(saved))};
-  }
-  return Ok();
+  text += fmt::format("{}\n", out.c_str());
+  return ReplaceFile(path, text);
 }
 
 }  // namespace portwatch::agent::rules

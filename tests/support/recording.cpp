@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -27,6 +28,11 @@ Recording::Recording(const TempDir& dir, const std::vector<std::string>& args,
     : err_path_(dir.path() + "/" + command + std::to_string(recordings_started++) + ".err") {
   std::vector<std::string> argv = {PORTWATCH_BINARY, command};
   argv.insert(argv.end(), args.begin(), args.end());
+  // Agents under test serve their API on a free port: several run at once, and beside any
+  // agent of the machine on the default one.
+  if (command == "agent" && std::find(args.begin(), args.end(), "--listen") == args.end()) {
+    argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
+  }
   pid_ = fork();
   if (pid_ == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);

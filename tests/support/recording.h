@@ -21,6 +21,7 @@ class Recording {
  public:
   // Starts `portwatch <command> args...` with stdin and stdout on /dev/null and stderr in a new
   // file in dir (put the database elsewhere when the test compares the database's directory).
+  // An agent gets `--listen 127.0.0.1:0` unless args choose its API address.
   Recording(const TempDir& dir, const std::vector<std::string>& args,
             const std::string& command = "record");
   // Kills the recorder if it still runs.
