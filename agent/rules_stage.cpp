@@ -1,5 +1,7 @@
 #include "agent/rules_stage.h"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
@@ -58,6 +60,7 @@ Result<void> RulesStage::Configure(const Config& config) {
   Result<rules::RuleSet> rule_set = rules::LoadRules(*files);
   if (!rule_set) return rule_set.error();
   auto engine = std::make_unique<rules::Engine>(*rule_set);
+  engine->SetSelf(static_cast<int32_t>(getpid()));
 
   const std::string baseline_path =
       config.baseline.empty() ? DefaultBaselinePath(db_->path()) : config.baseline;

@@ -104,7 +104,20 @@ std::vector<Finding> Engine::Evaluate(const collectors::Snapshot& snapshot, int6
     }
   }
 
-  // 3. What an operator accepted is never reported again.
+  // 3. The agent's own sockets are not news.
+  if (self_pid_ != 0) {
+    std::erase_if(findings, [&](const Finding& finding) {
+      const collectors::Process* owner = nullptr;
+      if (finding.socket >= 0) {
+        owner = snapshot.PrimaryOwner(snapshot.sockets[static_cast<size_t>(finding.socket)]);
+      } else if (finding.process >= 0) {
+        owner = &snapshot.processes[static_cast<size_t>(finding.process)];
+      }
+      return owner != nullptr && owner->pid == self_pid_;
+    });
+  }
+
+  // 4. What an operator accepted is never reported again.
   if (!accepted_.empty()) {
     std::erase_if(findings,
                   [&](const Finding& finding) { return accepted_.contains(finding.subject); });

@@ -31,6 +31,9 @@ class Engine {
   const std::optional<Baseline>& baseline() const { return baseline_; }
   // Subjects accepted by an operator: never reported again.
   void SetAccepted(std::unordered_set<std::string> subjects) { accepted_ = std::move(subjects); }
+  // The agent's own pid: findings whose evidence is one of its sockets are dropped, so the agent
+  // never alerts on its API listener or its webhook connections. 0 (the default): none.
+  void SetSelf(int32_t pid) { self_pid_ = pid; }
 
   std::vector<Finding> Evaluate(const collectors::Snapshot& snapshot, int64_t now_ms);
 
@@ -45,6 +48,7 @@ class Engine {
   std::vector<std::unique_ptr<Detector>> detectors_;
   std::optional<Baseline> baseline_;
   std::unordered_set<std::string> accepted_;
+  int32_t self_pid_ = 0;
   std::optional<collectors::HostNetwork> previous_host_;
 };
 

@@ -445,6 +445,19 @@ TEST_F(DetectorTest, DetectorExceptionsAndAcceptedSubjectsSilenceFindings) {
   EXPECT_TRUE(engine.Evaluate(Collect(), Now()).empty());
 }
 
+TEST_F(DetectorTest, TheAgentsOwnSocketsAreNeverFindings) {
+  // The test process plays the agent: its backdoor-port listener fires until it is "self".
+  TestSocket own = ListenOn("0.0.0.0", 31337);
+  Engine engine = NewEngine(AllOn());
+  ASSERT_FALSE(Of(engine.Evaluate(Collect(), Now()), "backdoor_port").empty());
+  engine.SetSelf(static_cast<int32_t>(getpid()));
+  EXPECT_TRUE(Of(engine.Evaluate(Collect(), Now()), "backdoor_port").empty());
+  // Another program's socket on the same kind of port still fires.
+  Fd other = ListenOn("0.0.0.0", 4444).fd;
+  std::unique_ptr<ChildProcess> holder = HoldIn("/usr/bin/sleep", other);
+  EXPECT_FALSE(Of(engine.Evaluate(Collect(), Now()), "backdoor_port").empty());
+}
+
 TEST_F(DetectorTest, ARuleFiresOnItsConditionButNotOnItsException) {
   TestSocket admin = ListenOn("127.0.0.1", 9000);
   TestSocket api = ListenOn("127.0.0.1", 9001);
