@@ -5,10 +5,16 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <string_view>
 
 namespace portwatch::agent {
 
 std::string DefaultStateDirectory() {
+  // The service runs as its own user, not root: systemd tells it where its state lives.
+  if (const char* service = std::getenv("STATE_DIRECTORY"); service && *service == '/') {
+    const std::string_view directories(service);
+    return std::string(directories.substr(0, directories.find(':')));
+  }
   if (geteuid() == 0) return "/var/lib/portwatch";
   if (const char* state = std::getenv("XDG_STATE_HOME"); state && *state) {
     return std::string(state) + "/portwatch";

@@ -1,5 +1,6 @@
-// Where portwatch keeps its state when not told otherwise: /var/lib/portwatch as root (the
-// service), else $XDG_STATE_HOME/portwatch or ~/.local/state/portwatch.
+// Where portwatch keeps its state when not told otherwise: the service's $STATE_DIRECTORY (set by
+// systemd's StateDirectory=; its first entry when it lists several), else /var/lib/portwatch as
+// root, else $XDG_STATE_HOME/portwatch or ~/.local/state/portwatch.
 #pragma once
 
 #include <string>
