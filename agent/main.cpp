@@ -3,20 +3,24 @@
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 
 #include <csignal>
+#include <cstdlib>
 #include <exception>
 
 #include "agent/cli/commands.h"
 #include "agent/cli/exit_codes.h"
+#include "agent/log_format.h"
 
 namespace {
 
 void ConfigureLogging(int verbosity) {
   auto logger = spdlog::stderr_color_mt("portwatch");
+  logger->set_formatter(portwatch::agent::StderrLogFormatter(
+      portwatch::agent::IsJournalStream(STDERR_FILENO, std::getenv("JOURNAL_STREAM"))));
   spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   spdlog::set_level(verbosity >= 2   ? spdlog::level::debug
                     : verbosity == 1 ? spdlog::level::info
                                      : spdlog::level::warn);
