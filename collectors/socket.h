@@ -52,7 +52,7 @@ enum class OwnerStatus : uint8_t {
   kKnown,         // at least one process holds it
   kKernel,        // no inode: TIME_WAIT, orphaned, or held by the kernel itself
   kNoPermission,  // some processes' fd tables could not be read (run as root or with
-                  // CAP_SYS_PTRACE)
+                  // CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE)
   kProcessGone,   // no readable process holds it: it exited between the two reads
   kNotCollected,  // owners were not asked for
 };

@@ -295,8 +295,8 @@ class LinuxCollector final : public Collector {
     if (some_unreadable) {
       snapshot.warnings.push_back(
           std::to_string(scan.unreadable_pids.size()) +
-          " processes' descriptors could not be read; run as root or with CAP_SYS_PTRACE to see "
-          "every owner");
+          " processes' descriptors could not be read; run as root or with CAP_DAC_READ_SEARCH and "
+          "CAP_SYS_PTRACE to see every owner");
     }
   }
 

@@ -80,6 +80,12 @@ Result<OwnerScan> ScanSocketOwners(const std::string& proc_root, size_t expected
     while (const dirent* descriptor = readdir(fds.get())) {
       if (descriptor->d_name[0] == '.') continue;
       const ssize_t length = readlinkat(fds_fd, descriptor->d_name, link, sizeof(link));
+      if (length < 0 && (errno == EACCES || errno == EPERM)) {
+        // The directory could be listed (CAP_DAC_READ_SEARCH) but its links are behind a ptrace
+        // check (CAP_SYS_PTRACE): none of them will read.
+        scan.unreadable_pids.push_back(pid);
+        break;
+      }
       // Socket links are short; anything that fills the buffer is a path, not a socket.
       if (length <= 0 || static_cast<size_t>(length) >= sizeof(link)) continue;
       if (link[0] != 's') continue;  // fast reject of paths, pipes and anon inodes

@@ -18,7 +18,7 @@ namespace portwatch::collectors::linux {
 
 struct OwnerScan {
   InodeOwnerMap owners;
-  std::vector<int32_t> unreadable_pids;  // fd table not readable (EACCES/EPERM)
+  std::vector<int32_t> unreadable_pids;  // fd table or its links not readable (EACCES/EPERM)
   size_t processes_seen = 0;
 };
 
