@@ -7,8 +7,11 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
+
+#include "tests/support/scoped_env.h"
 
 namespace portwatch::collectors {
 namespace {
@@ -32,24 +35,19 @@ int64_t Utc(int year, unsigned month, unsigned day, int hour = 0, int minute = 0
 // Sets TZ for one test and restores the previous value afterwards.
 class ScopedTimeZone {
  public:
-  explicit ScopedTimeZone(const char* zone) {
-    if (const char* old = std::getenv("TZ")) previous_ = old;
-    setenv("TZ", zone, 1);
+  explicit ScopedTimeZone(const char* zone)
+      : zone_(std::make_unique<portwatch::testing::ScopedEnv>("TZ", zone)) {
     tzset();
   }
   ~ScopedTimeZone() {
-    if (previous_) {
-      setenv("TZ", previous_->c_str(), 1);
-    } else {
-      unsetenv("TZ");
-    }
+    zone_.reset();
     tzset();
   }
   ScopedTimeZone(const ScopedTimeZone&) = delete;
   ScopedTimeZone& operator=(const ScopedTimeZone&) = delete;
 
  private:
-  std::optional<std::string> previous_;
+  std::unique_ptr<portwatch::testing::ScopedEnv> zone_;
 };
 
 bool HaveZone(const char* zone) {

@@ -6,38 +6,15 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <optional>
 #include <string>
+
+#include "tests/support/scoped_env.h"
 
 namespace portwatch::agent {
 namespace {
 
-// Sets (or, with nullopt, unsets) an environment variable for the scope, then restores it.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) {
-      setenv(name, value->c_str(), 1);
-    } else {
-      unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      setenv(name_, old_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using portwatch::testing::ScopedEnv;
 
 TEST(StatePaths, TheServiceUsesSystemdsStateDirectory) {
   ScopedEnv state("STATE_DIRECTORY", "/var/lib/portwatch");
