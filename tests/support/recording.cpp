@@ -24,9 +24,10 @@ int recordings_started = 0;  // numbers the stderr files
 }  // namespace
 
 Recording::Recording(const TempDir& dir, const std::vector<std::string>& args,
-                     const std::string& command)
+                     const std::string& command, const std::vector<std::string>& wrapper)
     : err_path_(dir.path() + "/" + command + std::to_string(recordings_started++) + ".err") {
-  std::vector<std::string> argv = {PORTWATCH_BINARY, command};
+  std::vector<std::string> argv = wrapper;
+  argv.insert(argv.end(), {PORTWATCH_BINARY, command});
   argv.insert(argv.end(), args.begin(), args.end());
   // Agents under test serve their API on a free port: several run at once, and beside any
   // agent of the machine on the default one.

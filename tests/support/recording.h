@@ -21,9 +21,10 @@ class Recording {
  public:
   // Starts `portwatch <command> args...` with stdin and stdout on /dev/null and stderr in a new
   // file in dir (put the database elsewhere when the test compares the database's directory).
-  // An agent gets `--listen 127.0.0.1:0` unless args choose its API address.
+  // An agent gets `--listen 127.0.0.1:0` unless args choose its API address. A `wrapper` (such
+  // as setpriv with its flags) runs portwatch as its last argument: `wrapper... portwatch ...`.
   Recording(const TempDir& dir, const std::vector<std::string>& args,
-            const std::string& command = "record");
+            const std::string& command = "record", const std::vector<std::string>& wrapper = {});
   // Kills the recorder if it still runs.
   ~Recording();
   Recording(const Recording&) = delete;
