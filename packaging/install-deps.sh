@@ -6,11 +6,15 @@ set -eu
 
 want="${1:-test}"
 
+# help2man makes the man page from --help; dpkg-dev's dpkg-shlibdeps fills the .deb's Depends.
 build_pkgs="build-essential cmake pkg-config git
   libmnl-dev libsqlite3-dev libcpp-httplib-dev libssl-dev libspdlog-dev libfmt-dev
-  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev"
+  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev help2man dpkg-dev"
+# The packaging tests install the .deb (adduser, init-system-helpers for its maintainer scripts)
+# and check the unit with systemd-analyze (systemd; man-db, which it asks for the unit's man page);
+# setpriv is in util-linux.
 test_pkgs="libgtest-dev libgmock-dev libbenchmark-dev iproute2 lsof net-tools procps
-  util-linux python3 clang-format time openssl"
+  util-linux python3 clang-format time openssl adduser init-system-helpers systemd man-db"
 
 case "$want" in
   build) pkgs="$build_pkgs" ;;
