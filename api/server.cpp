@@ -98,9 +98,9 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiConfig& config, std
   }
   httplib::Server& http = *self.server_;
   http.new_task_queue = [] { return new WorkerPool(kWorkerThreads, kQueueLimit); };
-  http.set_read_timeout(5, 0);
-  http.set_write_timeout(5, 0);
-  http.set_keep_alive_timeout(5);
+  http.set_read_timeout(kIoTimeoutSeconds, 0);
+  http.set_write_timeout(kIoTimeoutSeconds, 0);
+  http.set_keep_alive_timeout(kIoTimeoutSeconds);
   http.set_keep_alive_max_count(1000);
   http.set_payload_max_length(kMaxBody);
   const auto dispatch = [&self](const httplib::Request& request, httplib::Response& response) {

@@ -105,7 +105,8 @@ class AlertRoutesTest : public testing::ApiFixture {
 TEST_F(AlertRoutesTest, ListsAlertsByStatusSeverityAndRule) {
   EXPECT_THAT(Ids(GetJson("/api/v1/alerts")), UnorderedElementsAre(backdoor_, ephemeral_, redis_));
   EXPECT_THAT(Ids(GetJson("/api/v1/alerts?status=open")), ElementsAre(backdoor_));
-  EXPECT_THAT(Ids(GetJson("/api/v1/alerts?status=active")), UnorderedElementsAre(backdoor_, redis_));
+  EXPECT_THAT(Ids(GetJson("/api/v1/alerts?status=active")),
+              UnorderedElementsAre(backdoor_, redis_));
   EXPECT_THAT(Ids(GetJson("/api/v1/alerts?status=acknowledged")), ElementsAre(redis_));
   EXPECT_THAT(Ids(GetJson("/api/v1/alerts?status=resolved")), ElementsAre(ephemeral_));
   EXPECT_THAT(Ids(GetJson("/api/v1/alerts?severity=medium")),
