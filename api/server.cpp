@@ -106,6 +106,9 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiConfig& config, std
   http.set_keep_alive_timeout(kIoTimeoutSeconds);
   http.set_keep_alive_max_count(1000);
   http.set_payload_max_length(kMaxBody);
+  // Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm holds the
+  // body until the client's delayed ACK, 40 ms on every kept-alive request.
+  http.set_tcp_nodelay(true);
   // httplib's default also sets SO_REUSEPORT, which would let a second agent bind the same port
   // and silently take half the requests; SO_REUSEADDR alone still allows a quick restart.
   http.set_socket_options([](int socket) {

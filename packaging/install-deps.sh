@@ -10,7 +10,7 @@ build_pkgs="build-essential cmake pkg-config git
   libmnl-dev libsqlite3-dev libcpp-httplib-dev libssl-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev"
 test_pkgs="libgtest-dev libgmock-dev libbenchmark-dev iproute2 lsof net-tools procps
-  util-linux python3 clang-format time openssl"
+  util-linux python3 clang-format time openssl wrk"
 
 case "$want" in
   build) pkgs="$build_pkgs" ;;

@@ -166,6 +166,21 @@ TEST_F(CurrentRoutesTest, PagesCoverEverySocketOnceAndSayWhereTheNextStarts) {
   EXPECT_TRUE(beyond["next_offset"].is_null());
 }
 
+TEST_F(CurrentRoutesTest, UnfilteredPagesFollowTheSnapshotsOrder) {
+  const json first = GetJson("/api/v1/sockets?limit=4");
+  EXPECT_THAT(Cookies(first), ElementsAre(1, 2, 3, 4));
+  EXPECT_EQ(first["next_offset"], 4);
+  EXPECT_EQ(first["total"], 9);
+  const json last = GetJson("/api/v1/sockets?limit=4&offset=8");
+  EXPECT_THAT(Cookies(last), ElementsAre(9));
+  EXPECT_TRUE(last["next_offset"].is_null());
+  EXPECT_EQ(last["offset"], 8);
+  const json beyond = GetJson("/api/v1/sockets?limit=4&offset=100");
+  EXPECT_TRUE(beyond["sockets"].empty());
+  EXPECT_EQ(beyond["offset"], 9);
+  EXPECT_EQ(beyond["total"], 9);
+}
+
 TEST_F(CurrentRoutesTest, ASocketCarriesItsOwnerAndWhatIsDerivedFromIt) {
   const json body = GetJson("/api/v1/sockets?local_port=5432&state=listen");
   ASSERT_EQ(body["sockets"].size(), 1u);
