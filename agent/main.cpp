@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
   portwatch::agent::AddBaselineCommand(app, exit_code);
   portwatch::agent::AddNotifyCommand(app, exit_code);
   portwatch::agent::AddTokenCommand(app, exit_code);
+  portwatch::agent::AddStatusCommand(app, exit_code);
   try {
     app.parse_complete_callback([&verbosity] { ConfigureLogging(verbosity); });
     app.parse(argc, argv);

@@ -39,6 +39,18 @@ void AppendJsonString(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
   for (size_t i = 0; i < text.size();) {
+    // Most text is printable ASCII with nothing to escape: append such a run at once.
+    size_t plain = i;
+    while (plain < text.size()) {
+      const auto b = static_cast<uint8_t>(text[plain]);
+      if (b < 0x20 || b >= 0x80 || b == '"' || b == '\\') break;
+      ++plain;
+    }
+    if (plain > i) {
+      out.append(text.data() + i, plain - i);
+      i = plain;
+      continue;
+    }
     const auto c = static_cast<uint8_t>(text[i]);
     if (c >= 0x80) {
       const size_t length = Utf8SequenceLength(text, i);
@@ -104,12 +116,14 @@ void JsonObjectWriter::StringOrNull(std::string_view key, std::string_view value
 
 void JsonObjectWriter::Number(std::string_view key, int64_t value) {
   Key(key);
-  fmt::format_to(std::back_inserter(out_), "{}", value);
+  const fmt::format_int text(value);
+  out_.append(text.data(), text.size());
 }
 
 void JsonObjectWriter::Unsigned(std::string_view key, uint64_t value) {
   Key(key);
-  fmt::format_to(std::back_inserter(out_), "{}", value);
+  const fmt::format_int text(value);
+  out_.append(text.data(), text.size());
 }
 
 void JsonObjectWriter::Number(std::string_view key, std::optional<int64_t> value) {

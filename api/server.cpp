@@ -4,7 +4,10 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 #include "api/token.h"
@@ -98,11 +101,20 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiConfig& config, std
   }
   httplib::Server& http = *self.server_;
   http.new_task_queue = [] { return new WorkerPool(kWorkerThreads, kQueueLimit); };
-  http.set_read_timeout(5, 0);
-  http.set_write_timeout(5, 0);
-  http.set_keep_alive_timeout(5);
+  http.set_read_timeout(kIoTimeoutSeconds, 0);
+  http.set_write_timeout(kIoTimeoutSeconds, 0);
+  http.set_keep_alive_timeout(kIoTimeoutSeconds);
   http.set_keep_alive_max_count(1000);
   http.set_payload_max_length(kMaxBody);
+  // Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm holds the
+  // body until the client's delayed ACK, 40 ms on every kept-alive request.
+  http.set_tcp_nodelay(true);
+  // httplib's default also sets SO_REUSEPORT, which would let a second agent bind the same port
+  // and silently take half the requests; SO_REUSEADDR alone still allows a quick restart.
+  http.set_socket_options([](int socket) {
+    const int yes = 1;
+    setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   const auto dispatch = [&self](const httplib::Request& request, httplib::Response& response) {
     self.Dispatch(request, response);
   };
@@ -145,6 +157,17 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiConfig& config, std
   }
   if (config.port != 0) self.port_ = config.port;
   self.thread_ = std::thread([&http] { http.listen_after_bind(); });
+  // httplib's stop() does nothing until the thread is in its accept loop, so a Stop right after
+  // Start would leave the thread in accept() for good: return only once it is there.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!http.is_running()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      http.stop();
+      self.thread_.join();
+      return Error{fmt::format("api: the server on {} did not start", self.url())};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   spdlog::info("api: serving on {} (auth: {}, metrics auth: {})", self.url(), AuthName(config.auth),
                AuthName(config.metrics_auth));
   return server;

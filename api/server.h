@@ -3,8 +3,10 @@
 //
 // Every response carries the security headers and a strict Content-Security-Policy; every /api
 // route wants the bearer token (api/token.h) unless auth is none on loopback. Requests are
-// bounded in size (64 KiB bodies, 8 KiB URIs) and time (5 s to read or write), served by a fixed
-// pool of threads behind a bounded queue. Start binds before returning, so a port in use is an
+// bounded in size (64 KiB bodies, 8 KiB URIs) and time (kIoTimeout to read or write, and as long
+// idle between requests on one connection), served by a fixed pool of threads behind a bounded
+// queue. cpp-httplib holds a thread per connection, so connections that send nothing can delay
+// others by up to kIoTimeout, never longer. Start binds before returning, so a port in use is an
 // error there, not a log line later. Stop (or destruction) ends every connection and stream and
 // joins the threads. Thread-safe.
 #pragma once
@@ -29,8 +31,9 @@ class Server;
 
 namespace portwatch::api {
 
-inline constexpr size_t kWorkerThreads = 8;
+inline constexpr size_t kWorkerThreads = 16;
 inline constexpr size_t kMaxStreams = 4;  // concurrent event streams; each holds a thread
+inline constexpr int kIoTimeoutSeconds = 3;
 
 class ApiServer {
  public:

@@ -12,16 +12,16 @@ using namespace collectors;
 namespace {
 
 // An address as a JSON string, or null for sockets without one (packet sockets).
-std::string AddressJson(const Address& address) {
-  if (address.family == Family::kUnspec) return "null";
-  char text[Address::kMaxText];
-  const size_t length = address.Format(text);
-  std::string json;
-  json.reserve(length + 2);
-  json += '"';
-  json.append(text, length);  // addresses are plain ASCII: nothing to escape
-  json += '"';
-  return json;
+void AddressField(JsonObjectWriter& json, std::string_view key, const Address& address) {
+  if (address.family == Family::kUnspec) {
+    json.Null(key);
+    return;
+  }
+  char text[Address::kMaxText + 2];
+  text[0] = '"';
+  const size_t length = address.Format(text + 1);
+  text[length + 1] = '"';  // addresses are plain ASCII: nothing to escape
+  json.Raw(key, std::string_view(text, length + 2));
 }
 
 std::optional<int64_t> PortOrNull(const Socket& socket, uint16_t port) {
@@ -40,9 +40,9 @@ void AppendFields(JsonObjectWriter& json, const Snapshot& snapshot, const Socket
   json.String("proto", ProtocolName(socket.protocol));
   json.String("family", FamilyName(socket.family));
   json.String("state", StateName(socket.protocol, socket.state));
-  json.Raw("local_addr", AddressJson(socket.local.address));
+  AddressField(json, "local_addr", socket.local.address);
   json.Number("local_port", PortOrNull(socket, socket.local.port));
-  json.Raw("remote_addr", AddressJson(socket.remote.address));
+  AddressField(json, "remote_addr", socket.remote.address);
   json.Number("remote_port", PortOrNull(socket, socket.remote.port));
   json.Unsigned("inode", socket.inode);
   json.Unsigned("cookie", socket.cookie);

@@ -17,6 +17,12 @@ void SocketFilter::Restrict(collectors::CollectorOptions& options) const {
   options.packet = packet;
 }
 
+bool SocketFilter::MatchesEverything() const {
+  return AnyProtocol() && !listening && !port && !pid && process.empty() && !state && !local_port &&
+         !remote_port && user.empty() && !local_network && !remote_network && !exposure &&
+         !direction && !remote_class;
+}
+
 bool SocketFilter::Matches(const collectors::Snapshot& snapshot,
                            const collectors::Socket& socket) const {
   if (!AnyProtocol()) {

@@ -35,6 +35,8 @@ struct SocketFilter {
   std::optional<AddressClass> remote_class;
 
   bool AnyProtocol() const { return !tcp && !udp && !raw && !packet; }
+  // Nothing asked for: every socket matches.
+  bool MatchesEverything() const;
   // Narrows the collection to the protocols asked for, so unneeded tables are never read.
   void Restrict(collectors::CollectorOptions& options) const;
   bool Matches(const collectors::Snapshot& snapshot, const collectors::Socket& socket) const;

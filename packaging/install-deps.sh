@@ -14,7 +14,7 @@ build_pkgs="build-essential cmake pkg-config git
 # and check the unit with systemd-analyze (systemd; man-db, which it asks for the unit's man page);
 # setpriv is in util-linux.
 test_pkgs="libgtest-dev libgmock-dev libbenchmark-dev iproute2 lsof net-tools procps
-  util-linux python3 clang-format time openssl adduser init-system-helpers systemd man-db"
+  util-linux python3 clang-format time openssl wrk adduser init-system-helpers systemd man-db"
 
 case "$want" in
   build) pkgs="$build_pkgs" ;;

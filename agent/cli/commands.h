@@ -18,5 +18,6 @@ void AddAlertsCommand(CLI::App& app, int& exit_code);
 void AddBaselineCommand(CLI::App& app, int& exit_code);
 void AddNotifyCommand(CLI::App& app, int& exit_code);
 void AddTokenCommand(CLI::App& app, int& exit_code);
+void AddStatusCommand(CLI::App& app, int& exit_code);
 
 }  // namespace portwatch::agent

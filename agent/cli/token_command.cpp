@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "agent/cli/agent_client.h"
 #include "agent/cli/command_errors.h"
 #include "agent/cli/commands.h"
 #include "agent/cli/state_paths.h"
@@ -23,15 +24,10 @@ struct TokenFlags {
 constexpr CommandErrors kErrors{"token"};
 
 int RunToken(const TokenFlags& flags) {
-  Config config = DefaultConfig();
-  if (!flags.config.empty()) {
-    Result<Config> loaded = LoadConfig(flags.config);
-    if (!loaded) return kErrors.Usage(loaded.error().message);
-    config = *loaded;
-  }
-  if (!flags.db.empty()) config.database = flags.db;
-  if (config.database.empty()) config.database = DefaultDatabasePath();
-  Result<std::string> token = api::ReadToken(ApiTokenPath(config.api.token_file, config.database));
+  Result<Config> config = CommandConfig(flags.config, flags.db);
+  if (!config) return kErrors.Usage(config.error().message);
+  Result<std::string> token =
+      api::ReadToken(ApiTokenPath(config->api.token_file, config->database));
   if (!token) return kErrors.Failure(token.error().message);
   fmt::print("{}\n", *token);
   return kExitOk;

@@ -89,7 +89,7 @@ SocketFilter ReadFilter(const Query& query) {
 }
 
 // `q`: what a person types in a search box — a port, an address or block, or part of a
-// program's name or path.
+// program's name or path. One per request, over one snapshot.
 class Search {
  public:
   explicit Search(std::string text) : text_(std::move(text)) {
@@ -111,9 +111,15 @@ class Search {
          (socket.remote_class != AddressClass::kNone && block_->Contains(socket.remote.address)))) {
       return true;
     }
+    if (process_matches_.empty() && !snapshot.processes.empty()) {
+      // Processes are few next to sockets: compare each one's name and path once.
+      process_matches_.reserve(snapshot.processes.size());
+      for (const Process& process : snapshot.processes) {
+        process_matches_.push_back(Contains(process.name) || Contains(process.exe));
+      }
+    }
     for (uint32_t index : snapshot.Owners(socket)) {
-      const Process& process = snapshot.processes[index];
-      if (Contains(process.name) || Contains(process.exe)) return true;
+      if (process_matches_[index]) return true;
     }
     return false;
   }
@@ -129,6 +135,8 @@ class Search {
   std::string text_;
   std::optional<uint16_t> port_;
   std::optional<Cidr> block_;
+  // Per process of the snapshot searched, whether its name or path holds the text.
+  mutable std::vector<bool> process_matches_;
 };
 
 enum class SortField {
@@ -247,29 +255,41 @@ void Sockets(const RouteContext& context, Call& call) {
 
   const std::shared_ptr<const SnapshotView> view = RequireView(context);
   const Snapshot& snapshot = view->snapshot();
-  std::vector<uint32_t> rows;
-  rows.reserve(snapshot.sockets.size());
-  for (uint32_t row = 0; row < snapshot.sockets.size(); ++row) {
-    const Socket& socket = snapshot.sockets[row];
-    if (!filter.Matches(snapshot, socket)) continue;
-    if (search && !search->Matches(snapshot, socket)) continue;
-    rows.push_back(row);
+  std::vector<uint32_t> page;
+  size_t total = 0;
+  size_t first = 0;
+  if (filter.MatchesEverything() && !search && sort.field == SortField::kNone) {
+    // The dashboard's first look: a page of the snapshot as it is, without visiting the rest.
+    total = snapshot.sockets.size();
+    first = std::min(total, static_cast<size_t>(offset));
+    page.resize(std::min(total - first, static_cast<size_t>(limit)));
+    std::iota(page.begin(), page.end(), static_cast<uint32_t>(first));
+  } else {
+    std::vector<uint32_t> rows;
+    rows.reserve(snapshot.sockets.size());
+    for (uint32_t row = 0; row < snapshot.sockets.size(); ++row) {
+      const Socket& socket = snapshot.sockets[row];
+      if (!filter.Matches(snapshot, socket)) continue;
+      if (search && !search->Matches(snapshot, socket)) continue;
+      rows.push_back(row);
+    }
+    total = rows.size();
+    first = std::min(total, static_cast<size_t>(offset));
+    const size_t count = std::min(total - first, static_cast<size_t>(limit));
+    if (sort.field != SortField::kNone) {
+      // Only the page is fully ordered: partial_sort costs n log(page), not n log n.
+      const auto before = [&](uint32_t a, uint32_t b) {
+        const int c = Compare(snapshot, sort.field, a, b);
+        if (c != 0) return sort.descending ? c > 0 : c < 0;
+        return a < b;  // ties keep the snapshot's order, so pages never overlap
+      };
+      std::partial_sort(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(first + count),
+                        rows.end(), before);
+    }
+    page.assign(rows.begin() + static_cast<std::ptrdiff_t>(first),
+                rows.begin() + static_cast<std::ptrdiff_t>(first + count));
   }
-  const size_t total = rows.size();
-  const size_t first = std::min(total, static_cast<size_t>(offset));
-  const size_t count = std::min(total - first, static_cast<size_t>(limit));
-  if (sort.field != SortField::kNone) {
-    // Only the page is fully ordered: partial_sort costs n log(page), not n log n.
-    const auto before = [&](uint32_t a, uint32_t b) {
-      const int c = Compare(snapshot, sort.field, a, b);
-      if (c != 0) return sort.descending ? c > 0 : c < 0;
-      return a < b;  // ties keep the snapshot's order, so pages never overlap
-    };
-    std::partial_sort(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(first + count),
-                      rows.end(), before);
-  }
-  const std::vector<uint32_t> page(rows.begin() + static_cast<std::ptrdiff_t>(first),
-                                   rows.begin() + static_cast<std::ptrdiff_t>(first + count));
+  const size_t count = page.size();
   std::string out;
   out.reserve(page.size() * 700 + 256);
   out += "{\"taken_at\":";

@@ -341,62 +341,6 @@ RulesResult RunRules(int connections, int runs,
 
 // ---- 2. the agent at 10k sockets ------------------------------------------------------------
 
-// `portwatch agent` as a child, logging to a file; stopped with SIGTERM.
-class AgentProcess {
- public:
-  static std::unique_ptr<AgentProcess> Start(const std::string& binary, const std::string& db,
-                                             const std::string& log) {
-    const pid_t parent = getpid();
-    const pid_t pid = fork();
-    if (pid < 0) Die(std::string("fork: ") + std::strerror(errno));
-    if (pid == 0) {
-      // The agent must not outlive the benchmark, however the benchmark ends.
-      if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(1);
-      const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-      const int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-      if (out < 0 || null < 0) _exit(127);
-      dup2(null, STDIN_FILENO);
-      dup2(out, STDOUT_FILENO);
-      dup2(out, STDERR_FILENO);
-      execl(binary.c_str(), binary.c_str(), "agent", "--db", db.c_str(),
-            static_cast<char*>(nullptr));
-      std::fprintf(stderr, "agent_bench: cannot run %s: %s\n", binary.c_str(),
-                   std::strerror(errno));
-      _exit(127);
-    }
-    return std::unique_ptr<AgentProcess>(new AgentProcess(pid));
-  }
-
-  pid_t pid() const { return pid_; }
-
-  bool Running() {
-    if (exited_) return false;
-    if (waitpid(pid_, &status_, WNOHANG) == pid_) exited_ = true;
-    return !exited_;
-  }
-
-  // Stops the agent (SIGTERM) and returns its exit code, or -1 when a signal ended it.
-  int Stop() {
-    if (!exited_) {
-      kill(pid_, SIGTERM);
-      while (waitpid(pid_, &status_, 0) < 0 && errno == EINTR) {
-      }
-      exited_ = true;
-    }
-    return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;
-  }
-
-  ~AgentProcess() { Stop(); }
-  AgentProcess(const AgentProcess&) = delete;
-  AgentProcess& operator=(const AgentProcess&) = delete;
-
- private:
-  explicit AgentProcess(pid_t pid) : pid_(pid) {}
-  pid_t pid_;
-  int status_ = 0;
-  bool exited_ = false;
-};
-
 struct ProcessSample {
   double cpu_s = 0;     // utime + stime
   double system_s = 0;  // stime: in the kernel on the process's behalf
@@ -926,7 +870,8 @@ int main(int argc, char** argv) {
   const std::string log = dir + "/agent.log";
   Say("starting {} agent --db {}/h.db", options.portwatch, dir);
   const auto agent_started = Clock::now();
-  std::unique_ptr<AgentProcess> agent = AgentProcess::Start(options.portwatch, dir + "/h.db", log);
+  std::unique_ptr<AgentProcess> agent =
+      AgentProcess::Start(options.portwatch, dir + "/h.db", log, {"--listen", "127.0.0.1:0"});
   const AgentResult agent_result =
       MeasureAgent(*agent, dir, log, agent_started, options.warmup, options.seconds);
   Say("detection latency: {} trials", options.trials);

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -221,6 +222,50 @@ ConnFarm::~ConnFarm() {
   int status = 0;
   while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
+}
+
+std::unique_ptr<AgentProcess> AgentProcess::Start(const std::string& binary, const std::string& db,
+                                                  const std::string& log,
+                                                  const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {binary, "agent", "--db", db};
+  args.insert(args.end(), extra.begin(), extra.end());
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) Die(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    // The agent must not outlive the benchmark, however the benchmark ends.
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(1);
+    const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (out < 0 || null < 0) _exit(127);
+    dup2(null, STDIN_FILENO);
+    dup2(out, STDOUT_FILENO);
+    dup2(out, STDERR_FILENO);
+    execv(binary.c_str(), argv.data());
+    std::fprintf(stderr, "%s: cannot run %s: %s\n", ProgramName().c_str(), binary.c_str(),
+                 std::strerror(errno));
+    _exit(127);
+  }
+  return std::unique_ptr<AgentProcess>(new AgentProcess(pid));
+}
+
+bool AgentProcess::Running() {
+  if (exited_) return false;
+  if (waitpid(pid_, &status_, WNOHANG) == pid_) exited_ = true;
+  return !exited_;
+}
+
+int AgentProcess::Stop() {
+  if (!exited_) {
+    kill(pid_, SIGTERM);
+    while (waitpid(pid_, &status_, 0) < 0 && errno == EINTR) {
+    }
+    exited_ = true;
+  }
+  return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;
 }
 
 WorkDirectory MakeWorkDirectory(const std::string& given) {

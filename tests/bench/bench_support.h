@@ -120,6 +120,30 @@ class ConnFarm {
   UniqueFd stdin_;
 };
 
+// `portwatch agent --db DB [extra...]` as a child process, stdout and stderr in `log`; stopped
+// with SIGTERM when Stop is called or the object is destroyed, and by the kernel should this
+// process die first (PR_SET_PDEATHSIG).
+class AgentProcess {
+ public:
+  static std::unique_ptr<AgentProcess> Start(const std::string& binary, const std::string& db,
+                                             const std::string& log,
+                                             const std::vector<std::string>& extra = {});
+  ~AgentProcess() { Stop(); }
+  AgentProcess(const AgentProcess&) = delete;
+  AgentProcess& operator=(const AgentProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool Running();
+  // Stops the agent (SIGTERM) and returns its exit code, or -1 when a signal ended it.
+  int Stop();
+
+ private:
+  explicit AgentProcess(pid_t pid) : pid_(pid) {}
+  pid_t pid_;
+  int status_ = 0;
+  bool exited_ = false;
+};
+
 // Where a run writes its files: the directory given, created if need be, or else (`given` empty) a
 // new one under $TMPDIR (or /tmp) named after the program, which is then `temporary`. Die when a
 // new one cannot be made.

@@ -115,6 +115,32 @@ TEST(SocketFilter, EmptyFilterMatchesEverything) {
   const SocketFilter filter;
   EXPECT_TRUE(filter.AnyProtocol());
   EXPECT_EQ(host.Select(filter).size(), host.snapshot.sockets.size());
+  EXPECT_TRUE(filter.MatchesEverything());
+}
+
+TEST(SocketFilter, AnyConditionMeansItNoLongerMatchesEverything) {
+  const std::vector<void (*)(SocketFilter&)> conditions = {
+      [](SocketFilter& f) { f.tcp = true; },
+      [](SocketFilter& f) { f.packet = true; },
+      [](SocketFilter& f) { f.listening = true; },
+      [](SocketFilter& f) { f.port = 22; },
+      [](SocketFilter& f) { f.pid = 1; },
+      [](SocketFilter& f) { f.process = "sshd"; },
+      [](SocketFilter& f) { f.state = SocketState::kListen; },
+      [](SocketFilter& f) { f.local_port = 22; },
+      [](SocketFilter& f) { f.remote_port = 22; },
+      [](SocketFilter& f) { f.user = "root"; },
+      [](SocketFilter& f) { f.local_network = *Cidr::Parse("10.0.0.0/8"); },
+      [](SocketFilter& f) { f.remote_network = *Cidr::Parse("10.0.0.0/8"); },
+      [](SocketFilter& f) { f.exposure = Exposure::kAll; },
+      [](SocketFilter& f) { f.direction = Direction::kListen; },
+      [](SocketFilter& f) { f.remote_class = AddressClass::kPublic; },
+  };
+  for (size_t i = 0; i < conditions.size(); ++i) {
+    SocketFilter filter;
+    conditions[i](filter);
+    EXPECT_FALSE(filter.MatchesEverything()) << "condition " << i;
+  }
 }
 
 TEST(SocketFilter, ProtocolFlagsSelectTheirUnion) {
