@@ -133,6 +133,16 @@ TEST_F(ApiServerTest, AnswersBadInputWithAFourHundredThatNamesIt) {
   EXPECT_EQ(missing->status, 404);
 }
 
+TEST_F(ApiServerTest, StatusCountsSocketsByProtocolStateAndListenersByExposure) {
+  httplib::Result result = Get("/api/v1/status");
+  ASSERT_TRUE(result);
+  ASSERT_EQ(result->status, 200) << result->body;
+  const json snapshot = json::parse(result->body)["last_snapshot"];
+  EXPECT_EQ(snapshot["by_state"], json::parse(R"({"tcp": {"LISTEN": 2, "ESTABLISHED": 1}})"));
+  EXPECT_EQ(snapshot["listeners_by_exposure"],
+            json::parse(R"({"all": 1, "address": 0, "loopback": 1})"));
+}
+
 TEST_F(ApiServerTest, ServesPrometheusMetrics) {
   httplib::Result result = Get("/metrics");
   ASSERT_TRUE(result);
