@@ -25,7 +25,7 @@ struct HttpError {
 };
 
 enum class Access {
-  kPublic,   // /healthz, /readyz
+  kPublic,   // /healthz, /readyz, the dashboard's page and files
   kToken,    // every /api route
   kMetrics,  // /metrics: api.metrics_auth decides
 };

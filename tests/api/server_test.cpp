@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "api/assets.h"
 #include "api/live_state.h"
 #include "store/database.h"
 #include "tests/support/snapshot_builder.h"
@@ -152,6 +153,71 @@ TEST_F(ApiServerTest, ServesPrometheusMetrics) {
       << result->body;
   EXPECT_NE(result->body.find("portwatch_listeners{exposure=\"all\"} 1"), std::string::npos);
   EXPECT_EQ(Get("/metrics", false)->status, 401);
+}
+
+// The dashboard: the page and its files from the embedded table with their types and ETags, 304
+// on revalidation, 404 for anything else (traversal included), and no token for files that hold
+// no data.
+TEST_F(ApiServerTest, ServesTheDashboardAndItsFilesWithoutAToken) {
+  httplib::Result page = client_->Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_EQ(page->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_EQ(page->body, FindAsset("index.html")->bytes);
+  EXPECT_NE(page->get_header_value("Content-Security-Policy").find("script-src 'self'"),
+            std::string::npos);
+  EXPECT_EQ(page->get_header_value("X-Content-Type-Options"), "nosniff");
+  EXPECT_EQ(page->get_header_value("Cache-Control"), "no-cache");
+  EXPECT_EQ(page->get_header_value_count("Cache-Control"), 1u);
+
+  for (const Asset& asset : DashboardAssets()) {
+    const std::string path = "/assets/" + std::string(asset.path);
+    httplib::Result file = client_->Get(path);
+    ASSERT_TRUE(file) << path;
+    EXPECT_EQ(file->status, 200) << path;
+    EXPECT_EQ(file->get_header_value("Content-Type"), asset.content_type) << path;
+    EXPECT_EQ(file->get_header_value("ETag"), asset.etag) << path;
+    EXPECT_EQ(file->body, asset.bytes) << path;
+  }
+  // The data still wants the token.
+  httplib::Result data = Get("/api/v1/status", false);
+  ASSERT_TRUE(data);
+  EXPECT_EQ(data->status, 401);
+}
+
+TEST_F(ApiServerTest, AnswersTheDashboardsRevalidationWithNotModified) {
+  const Asset& app = *FindAsset("app.js");
+  httplib::Result same = client_->Get("/assets/app.js", {{"If-None-Match", std::string(app.etag)}});
+  ASSERT_TRUE(same);
+  EXPECT_EQ(same->status, 304);
+  EXPECT_TRUE(same->body.empty());
+  EXPECT_EQ(same->get_header_value("ETag"), app.etag);
+  httplib::Result changed = client_->Get("/assets/app.js", {{"If-None-Match", "\"old\""}});
+  ASSERT_TRUE(changed);
+  EXPECT_EQ(changed->status, 200);
+  EXPECT_EQ(changed->body, app.bytes);
+  httplib::Result head = client_->Head("/");
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->get_header_value("ETag"), FindAsset("index.html")->etag);
+}
+
+TEST_F(ApiServerTest, NeverReadsAFileForAnUnknownAssetOrATraversal) {
+  for (const char* path :
+       {"/assets/nope.js", "/assets/", "/assets", "/index.html", "/assets/../../../etc/passwd",
+        "/assets/%2e%2e/%2e%2e/etc/passwd", "/assets/..%2f..%2f..%2fetc%2fpasswd",
+        "/assets/%2e%2e%2fapi/v1/status", "/assets/pages/../../../etc/passwd",
+        "/assets//etc/passwd", "/assets/app.js/..", "/assets/i18n/../../../etc/shadow",
+        "/%2e%2e/%2e%2e/etc/passwd", "/assets/app.js%00.png"}) {
+    httplib::Result result = client_->Get(path);
+    ASSERT_TRUE(result) << path;
+    EXPECT_EQ(result->status, 404) << path << ": " << result->body;
+    EXPECT_EQ(result->body.find("root:"), std::string::npos) << path;
+    EXPECT_EQ(result->get_header_value("Content-Type"), "application/json") << path;
+  }
+  httplib::Result post = client_->Post("/assets/app.js", "x", "text/plain");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->status, 405);
 }
 
 TEST(ApiConfigCheck, RefusesAuthNoneBeyondLoopback) {
