@@ -10,7 +10,12 @@ build_pkgs="build-essential cmake pkg-config git
   libmnl-dev libsqlite3-dev libcpp-httplib-dev libssl-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev"
 test_pkgs="libgtest-dev libgmock-dev libbenchmark-dev iproute2 lsof net-tools procps
-  util-linux python3 clang-format time openssl"
+  util-linux python3 clang-format time openssl chromium"
+# The dashboard's browser tests run on Node.js and npm: a machine that has them already (from
+# NodeSource, say) keeps its own; any other gets Debian's.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  test_pkgs="$test_pkgs nodejs npm"
+fi
 
 case "$want" in
   build) pkgs="$build_pkgs" ;;
