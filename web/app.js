@@ -3,16 +3,18 @@
 // view. Pages (pages/*.js) export mount(ctx) and return {refresh, every, onLive}.
 import { api, connection, connectionState, token } from './api.js';
 import { startLive } from './live.js';
-import { setLanguage, savedLanguage, language, t, num, time } from './i18n.js';
+import { setLanguage, savedLanguage, t, num, time } from './i18n.js';
 import { h, replace, refreshStamps, errorBox } from './dom.js';
-import * as overview from './pages/overview.js';
-import * as listeners from './pages/listeners.js';
-import * as connections from './pages/connections.js';
-import * as alerts from './pages/alerts.js';
-import * as historyPage from './pages/history.js';
-import * as ports from './pages/ports.js';
 
-const PAGES = { overview, listeners, connections, alerts, history: historyPage, ports };
+// Each page's module loads when it is first shown, so the first paint waits only for its own.
+const PAGES = {
+  overview: () => import('./pages/overview.js'),
+  listeners: () => import('./pages/listeners.js'),
+  connections: () => import('./pages/connections.js'),
+  alerts: () => import('./pages/alerts.js'),
+  history: () => import('./pages/history.js'),
+  ports: () => import('./pages/ports.js'),
+};
 const HEARTBEAT_MS = 10000;
 const RETRY_MS = 3000;
 const $ = (id) => document.getElementById(id);
@@ -22,7 +24,6 @@ let current = null;  // {name, arg, page, lastRefresh, error}
 let unlocked = false;
 let live = null;
 let lastOk = null;
-let lastStatus = null;
 let lastBeat = 0;
 let pendingRefresh = null;
 
@@ -40,9 +41,20 @@ function hashFor(name, arg, params = {}) {
   return `#/${name}${arg ? `/${encodeURIComponent(arg)}` : ''}${search ? `?${search}` : ''}`;
 }
 
-function mount() {
+let mounting = 0;
+async function mount() {
   if (!unlocked) return;
   const { name, arg, params } = parseHash();
+  const attempt = ++mounting;
+  let module;
+  try {
+    module = await PAGES[name]();
+  } catch (error) {
+    current = null;  // mounted again once the agent answers (see the connection listener)
+    replace(main, errorBox(t('error.load', { message: error.message })));
+    return;
+  }
+  if (attempt !== mounting || !unlocked) return;  // another page was asked for meanwhile
   for (const link of document.querySelectorAll('#nav a')) {
     if (link.dataset.page === name) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
@@ -55,7 +67,7 @@ function mount() {
     announce,
     refresh: () => refreshPage(),
   };
-  current = { name, page: PAGES[name].mount(ctx), lastRefresh: 0, error: null };
+  current = { name, page: module.mount(ctx), lastRefresh: 0, error: null };
   document.title = `${t(`nav.${name}`)} · portwatch`;
   refreshPage();
 }
@@ -87,16 +99,19 @@ function scheduleRefresh() {
 
 // ---- the agent's status, the connection banner, logging in ----
 
+function showStatus(status) {
+  $('host').textContent = status.host || '';
+  const active = status.alerts?.active;
+  const count = $('alert-count');
+  count.hidden = !active;
+  count.textContent = num(active);
+  count.setAttribute('aria-label', t('nav.alerts.active', { n: num(active) }));
+}
+
 async function heartbeat() {
   lastBeat = Date.now();
   try {
-    lastStatus = await api('/api/v1/status');
-    $('host').textContent = lastStatus.host || '';
-    const active = lastStatus.alerts?.active;
-    const count = $('alert-count');
-    count.hidden = !active;
-    count.textContent = num(active);
-    count.setAttribute('aria-label', t('nav.alerts.active', { n: num(active) }));
+    showStatus(await api('/api/v1/status'));
     return true;
   } catch {
     return false;
@@ -117,12 +132,18 @@ function showBanner(stateName) {
   banner.hidden = false;
 }
 
+let previousState = 'unknown';
 connection.addEventListener('change', (event) => {
   const next = event.detail;
+  const recovered = next === 'ok' && previousState !== 'unknown';
+  previousState = next;
   showBanner(next);
   refreshStamps(next !== 'ok');
   if (next === 'auth' && unlocked) lock(t('login.rejected'));
-  if (next === 'ok' && unlocked && current) refreshPage();
+  if (recovered && unlocked) {
+    if (current) refreshPage();
+    else mount();
+  }
 });
 
 function lock(message) {
@@ -160,26 +181,42 @@ function lock(message) {
   input.focus();
 }
 
-function unlock() {
+function unlock(status) {
   unlocked = true;
   document.body.classList.remove('locked');
   $('logout').hidden = !token.get();
   live?.stop();
   live = startLive({ onEvent: onLiveEvent, onState: (up) => setLive(up ? 'on' : 'off') });
-  heartbeat();
+  if (status) {
+    lastBeat = Date.now();
+    showStatus(status);
+  } else {
+    heartbeat();
+  }
   mount();
 }
 
-// Which of: the API wants no token, the saved token works, or a login is needed.
-async function start() {
-  try {
-    await api('/api/v1/status');
+// Which of: the API wants no token, the saved token works, or a login is needed. With a saved
+// token the page starts at once and its own requests find out (a 401 locks it again); without
+// one, a first question to the agent tells, while the strings load (`ready`).
+async function start(ready) {
+  if (token.get()) {
+    await ready;
     unlock();
-  } catch (error) {
-    if (error.kind === 'auth') lock(token.get() ? t('login.rejected') : '');
-    else if (error.kind === 'offline') setTimeout(start, RETRY_MS);
-    else unlock();
+    return;
   }
+  let status = null;
+  let failure = null;
+  try {
+    status = await api('/api/v1/status');
+  } catch (error) {
+    failure = error;
+  }
+  await ready;
+  if (!failure) unlock(status);
+  else if (failure.kind === 'auth') lock(token.get() ? t('login.rejected') : '');
+  else if (failure.kind === 'offline') setTimeout(() => start(ready), RETRY_MS);
+  else unlock();
 }
 
 // ---- live events ----
@@ -248,9 +285,10 @@ function tick() {
 }
 
 async function init() {
-  await setLanguage(savedLanguage());
+  const ready = setLanguage(savedLanguage());
+  PAGES[parseHash().name]().catch(() => {});  // start loading the first page's module now
   applyTheme(savedTheme());
-  $('lang').value = language();
+  $('lang').value = savedLanguage();
   $('lang').addEventListener('change', async (event) => {
     await setLanguage(event.target.value);
     setLive(liveState);
@@ -260,9 +298,8 @@ async function init() {
   $('theme').addEventListener('click', () => applyTheme(document.documentElement.dataset.theme === 'dark' ? 'light' : 'dark'));
   $('logout').addEventListener('click', () => { token.clear(); lock(); });
   window.addEventListener('hashchange', () => { if (location.hash.startsWith('#/')) mount(); });
-  setLive('off');
   setInterval(tick, 1000);
-  await start();
+  await start(ready.then(() => setLive('off')));
 }
 
 init();

@@ -63,6 +63,23 @@ test('English and Arabic have the same keys, and every key the code names exists
   assert.deepEqual(missing, [], 'keys the code uses but en.json lacks');
 });
 
+test('index.html preloads the modules the shell imports, so they load at once, not level by level', () => {
+  const html = read(join(WEB, 'index.html'));
+  const preloaded = [...html.matchAll(/rel="modulepreload" href="\/assets\/([^"]+)"/g)].map((m) => m[1]).sort();
+  // app.js's static imports and theirs; pages come with import() when first shown.
+  const imported = new Set();
+  const walk = (module) => {
+    for (const m of read(join(WEB, module)).matchAll(/^import [^;]* from '\.\/([^']+)';/gm)) {
+      if (!imported.has(m[1])) { imported.add(m[1]); walk(m[1]); }
+    }
+  };
+  walk('app.js');
+  assert.deepEqual(preloaded, [...imported].sort());
+  for (const page of scripts().map((f) => relative(WEB, f)).filter((f) => f.startsWith('pages/'))) {
+    assert.match(read(join(WEB, 'app.js')), new RegExp(`import\\('\\./${page}'\\)`), `app.js does not load ${page}`);
+  }
+});
+
 test('nothing inline, nothing from elsewhere, no innerHTML', () => {
   const html = read(join(WEB, 'index.html'));
   assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, 'an inline <script>');
