@@ -34,6 +34,35 @@ after(async () => {
 });
 
 const main = () => page.locator('main');
+
+// In the page: the texts whose colour against their background is under WCAG AA.
+function lowContrastTexts() {
+  const rgb = (text) => (text.match(/[\d.]+/g) || []).map(Number);
+  const luminance = ([r, g, b]) => {
+    const c = [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+  };
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const [r, g, b, a = 1] = rgb(getComputedStyle(el).backgroundColor);
+      if (a > 0.5) return [r, g, b];
+    }
+    return [255, 255, 255];
+  };
+  const poor = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!node.textContent.trim() || !el.offsetParent || el.closest('svg, .sr, [disabled], option')) continue;
+    const style = getComputedStyle(el);
+    if (Number(style.opacity) < 1) continue;
+    const [l1, l2] = [luminance(rgb(style.color)), luminance(background(el))].sort((a, b) => b - a);
+    const ratio = (l1 + 0.05) / (l2 + 0.05);
+    const large = parseFloat(style.fontSize) >= 24 || (parseFloat(style.fontSize) >= 18.66 && Number(style.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) poor.push(`${ratio.toFixed(2)} ${el.tagName}.${el.className}: ${node.textContent.trim().slice(0, 30)}`);
+  }
+  return poor;
+}
 const visible = (selector, options = {}) => page.locator(selector).filter(options).first().waitFor({ state: 'visible', timeout: 15000 });
 
 test('the dashboard walks an operator from login to an acknowledged alert', async (t) => {
@@ -63,6 +92,10 @@ test('the dashboard walks an operator from login to an acknowledged alert', asyn
     await visible('.stamp', { hasText: 'Data taken at' });
     await visible('svg.chart');
     await visible('#live.live-on');
+    await page.getByRole('button', { name: 'Last week' }).click();
+    await waitFor(() => page.url().includes('range=7d'), 'the week chosen');
+    assert.equal(await page.getByRole('button', { name: 'Last week' }).getAttribute('aria-pressed'), 'true');
+    await visible('svg.chart');
     await screenshot(page, '02-overview');
   });
 
@@ -151,6 +184,20 @@ test('the dashboard walks an operator from login to an acknowledged alert', asyn
     await visible('table.grid td', { hasText: 'backdoor' });
     await visible('.badge.change-appeared');
     await screenshot(page, '08-history');
+    // What was listening a moment ago, picked in the form, and the port's own past.
+    await page.getByRole('link', { name: 'At a moment' }).click();
+    const moment = page.getByLabel('Moment (your time zone)');
+    await moment.fill(await page.evaluate(() => {
+      const d = new Date(Date.now() - 1000);
+      return new Date(d - d.getTimezoneOffset() * 60e3).toISOString().slice(0, 19);
+    }));
+    await page.getByRole('button', { name: 'Show' }).click();
+    await visible('h2', { hasText: 'Listening then' });
+    await visible('table.grid td', { hasText: 'backdoor' });
+    await page.goto(`${agent.url}/#/history?mode=port&port=${PORT}`);
+    await visible('.summary-line', { hasText: `used port ${PORT}` });
+    await visible('table.grid td', { hasText: 'backdoor' });
+    await visible('.badge', { hasText: 'still open' });
   });
 
   await t.test('Arabic lays the page out right to left, and the dark theme applies', async () => {
@@ -192,6 +239,18 @@ test('the dashboard walks an operator from login to an acknowledged alert', asyn
     }
     await page.keyboard.press('Enter');
     await visible('h1', { hasText: 'Listeners' });
+    // Readable contrast (WCAG AA: 4.5:1, 3:1 for large text) for every text on three pages, in
+    // both themes.
+    for (const theme of ['light', 'dark']) {
+      await page.evaluate((value) => { document.documentElement.dataset.theme = value; }, theme);
+      for (const name of ['overview', 'listeners', 'alerts']) {
+        await page.goto(`${agent.url}/#/${name}`);
+        await page.locator('main h1').waitFor();
+        await page.locator('.stamp').first().waitFor();
+        const poor = await page.evaluate(lowContrastTexts);
+        assert.deepEqual(poor, [], `text below AA contrast on ${name} (${theme})`);
+      }
+    }
     const foreign = requests.filter((url) => !url.startsWith(agent.url) && !url.startsWith('data:'));
     assert.deepEqual(foreign, [], 'requests to anywhere but the agent');
     assert.deepEqual(consoleErrors, [], 'console errors (a CSP violation shows here)');
