@@ -271,3 +271,20 @@ test('the dashboard walks an operator from login to an acknowledged alert', asyn
     await sleep(100);
   });
 });
+
+test('with api.auth none on loopback the dashboard asks for no token', async () => {
+  const open = new Agent(tempDir('e2e-open'), { extraConfig: 'api:\n  auth: none\n' });
+  await open.start();
+  const context = await browser.newContext({ locale: 'en-US' });
+  try {
+    const tab = await context.newPage();
+    await tab.goto(open.url);
+    await tab.locator('h1', { hasText: 'Overview' }).waitFor({ timeout: 15000 });
+    assert.equal(await tab.locator('#token').count(), 0, 'a login form without auth');
+    assert.equal(await tab.locator('#logout').isVisible(), false);
+    await tab.locator('.stamp', { hasText: 'Data taken at' }).waitFor();
+  } finally {
+    await context.close();
+    await open.stop();
+  }
+});

@@ -72,7 +72,8 @@ export function mount(ctx) {
       }),
       card(t('overview.openalerts'), num(open), {
         href: '#/alerts', tone: worst ? `tone-sev-${worst}` : 'tone-ok',
-        hint: active.alerts.length - open ? t('overview.acknowledged', { n: num(active.alerts.length - open) }) : t('overview.needsattention'),
+        hint: active.alerts.length - open ? t('overview.acknowledged', { n: num(active.alerts.length - open) })
+          : t(open ? 'overview.needsattention' : 'overview.allclear'),
       }));
 
     const listeners = EXPOSURES.reduce((sum, e) => sum + (byExposure[e] || 0), 0);
