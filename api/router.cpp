@@ -1,6 +1,7 @@
 #include "api/router.h"
 
 #include <algorithm>
+#include <memory>
 
 #include "api/json_text.h"
 
@@ -80,7 +81,24 @@ void SendError(httplib::Response& response, int status, std::string_view message
 void SendJson(httplib::Response& response, std::string body) {
   if (body.empty() || body.back() != '\n') body += '\n';
   response.status = 200;
-  response.set_content(std::move(body), "application/json");
+  auto owner = std::make_shared<const std::string>(std::move(body));
+  SendUncompressed(response, "application/json", *owner, owner);
+}
+
+void SendUncompressed(httplib::Response& response, std::string_view content_type,
+                      std::string_view bytes, std::shared_ptr<const void> owner) {
+  // httplib compresses a plain body for any client that accepts it, and picks brotli at quality
+  // 11 for browsers: 0.7 s for a page of 100 sockets that takes 15 ms to build. It never
+  // compresses a content provider of known length (and an empty body has nothing to compress).
+  if (bytes.empty()) {
+    response.set_content("", std::string(content_type));
+    return;
+  }
+  response.set_content_provider(
+      bytes.size(), std::string(content_type),
+      [bytes, owner = std::move(owner)](size_t offset, size_t length, httplib::DataSink& sink) {
+        return sink.write(bytes.data() + offset, length);
+      });
 }
 
 }  // namespace portwatch::api

@@ -10,6 +10,7 @@
 #include <httplib.h>
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,7 +26,7 @@ struct HttpError {
 };
 
 enum class Access {
-  kPublic,   // /healthz, /readyz
+  kPublic,   // /healthz, /readyz, the dashboard's page and files
   kToken,    // every /api route
   kMetrics,  // /metrics: api.metrics_auth decides
 };
@@ -63,7 +64,11 @@ class Router {
 
 // Sends {"error": message, "status": status} as the response.
 void SendError(httplib::Response& response, int status, std::string_view message);
-// Sends a JSON document with status 200.
+// Sends a JSON document with status 200, uncompressed whatever the client accepts.
 void SendJson(httplib::Response& response, std::string body);
+// Sends `bytes` as they are, never compressed (httplib's brotli costs far more than it saves on
+// loopback). They must outlive the response: static data, or data `owner` keeps alive.
+void SendUncompressed(httplib::Response& response, std::string_view content_type,
+                      std::string_view bytes, std::shared_ptr<const void> owner = nullptr);
 
 }  // namespace portwatch::api

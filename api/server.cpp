@@ -69,6 +69,7 @@ void AddAllRoutes(Router& router, const RouteContext& context) {
   AddMetricsRoutes(router, context);
   AddEventRoutes(router, context);
   AddDocumentRoutes(router, context);
+  AddDashboardRoutes(router, context);
 }
 
 ApiServer::ApiServer(const ApiConfig& config, std::string token, LiveState& live,

@@ -14,7 +14,12 @@ build_pkgs="build-essential cmake pkg-config git
 # and check the unit with systemd-analyze (systemd; man-db, which it asks for the unit's man page);
 # setpriv is in util-linux.
 test_pkgs="libgtest-dev libgmock-dev libbenchmark-dev iproute2 lsof net-tools procps
-  util-linux python3 clang-format time openssl wrk adduser init-system-helpers systemd man-db"
+  util-linux python3 clang-format time openssl wrk adduser init-system-helpers systemd man-db chromium"
+# The dashboard's browser tests run on Node.js and npm: a machine that has them already (from
+# NodeSource, say) keeps its own; any other gets Debian's.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  test_pkgs="$test_pkgs nodejs npm"
+fi
 
 case "$want" in
   build) pkgs="$build_pkgs" ;;

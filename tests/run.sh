@@ -16,6 +16,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 packaging/install-deps.sh test
+echo "== browser test packages (npm ci in tests/e2e: playwright-core, no browser download)"
+(cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 
 jobs=$(nproc)
 

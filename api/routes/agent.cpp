@@ -37,6 +37,22 @@ void Ready(const RouteContext& context, Call& call) {
   SendJson(call.response, R"({"status":"ready"})");
 }
 
+// {"tcp": {"LISTEN": 3, "ESTABLISHED": 12}, "udp": {...}}: the overview's table.
+json CountsByState(const SocketCounts& counts) {
+  json out = json::object();
+  for (size_t protocol = 0; protocol < counts.by_state.size(); ++protocol) {
+    for (size_t state = 0; state < counts.by_state[protocol].size(); ++state) {
+      const int64_t value = counts.by_state[protocol][state];
+      if (value == 0) continue;
+      const auto p = static_cast<collectors::Protocol>(protocol);
+      out[std::string(collectors::ProtocolName(p))]
+         [std::string(collectors::StateName(p, static_cast<collectors::SocketState>(state)))] =
+             value;
+    }
+  }
+  return out;
+}
+
 void Status(const RouteContext& context, Call& call) {
   const AgentInfo& info = context.live.info();
   const int64_t now = NowMillis();
@@ -49,6 +65,10 @@ void Status(const RouteContext& context, Call& call) {
                {"snapshots", context.live.snapshots()}};
   if (const std::shared_ptr<const SnapshotView> view = context.live.view()) {
     const store::Sample& counts = view->Counts().sample;
+    json by_exposure = {{"loopback", 0}, {"address", 0}, {"all", 0}};
+    for (const auto& [exposure, count] : view->Counts().listeners_by_exposure) {
+      by_exposure[exposure] = count;
+    }
     body["last_snapshot"] = {
         {"taken_at", collectors::FormatIsoTime(view->taken_at())},
         {"age_ms", now - view->taken_at()},
@@ -58,7 +78,9 @@ void Status(const RouteContext& context, Call& call) {
         {"listeners", counts.listeners},
         {"established", counts.established},
         {"processes", view->snapshot().processes.size()},
-        {"warnings", view->snapshot().warnings}};
+        {"warnings", view->snapshot().warnings},
+        {"by_state", CountsByState(view->Counts())},
+        {"listeners_by_exposure", by_exposure}};
   } else {
     body["last_snapshot"] = nullptr;
   }

@@ -30,6 +30,8 @@ void AddAlertRoutes(Router& router, const RouteContext& context);  // alerts, no
 void AddMetricsRoutes(Router& router, const RouteContext& context);
 void AddEventRoutes(Router& router, const RouteContext& context);     // Server-Sent Events
 void AddDocumentRoutes(Router& router, const RouteContext& context);  // openapi.json
+// "/" and "/assets/...": the dashboard's files, embedded at build time (api/assets.h).
+void AddDashboardRoutes(Router& router, const RouteContext& context);
 
 // The latest snapshot's view, or HttpError 503 while the agent has taken none yet.
 std::shared_ptr<const SnapshotView> RequireView(const RouteContext& context);

@@ -42,8 +42,8 @@ namespace {
 using namespace std::chrono_literals;
 using portwatch::testing::Fd;
 using portwatch::testing::Pki;
-using portwatch::testing::TestPki;
 using portwatch::testing::TempDir;
+using portwatch::testing::TestPki;
 using portwatch::testing::WaitFor;
 using std::chrono::milliseconds;
 using ::testing::HasSubstr;
