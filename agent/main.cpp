@@ -9,10 +9,12 @@
 #include <csignal>
 #include <cstdlib>
 #include <exception>
+#include <string>
 
 #include "agent/cli/commands.h"
 #include "agent/cli/exit_codes.h"
 #include "agent/log_format.h"
+#include "agent/version.h"
 
 namespace {
 
@@ -56,7 +58,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   int exit_code = portwatch::agent::kExitOk;
   CLI::App app("portwatch: every socket on this host and the process that owns it", "portwatch");
-  app.set_version_flag("-V,--version", "portwatch " PORTWATCH_VERSION);
+  app.set_version_flag("-V,--version", std::string("portwatch ") + portwatch::agent::kVersion);
   int verbosity = 0;
   app.add_flag("-v,--verbose", verbosity, "More log output on stderr (-vv for debug)");
   app.require_subcommand(1);

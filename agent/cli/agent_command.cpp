@@ -17,6 +17,7 @@
 #include "agent/replace_file.h"
 #include "agent/rules/rules_loader.h"
 #include "agent/signals.h"
+#include "agent/version.h"
 #include "api/live_state.h"
 #include "api/server.h"
 #include "api/token.h"
@@ -111,7 +112,7 @@ int RunAgent(const AgentFlags& flags) {
     return kExitFailure;
   }
   // The API: its state lives in `live`, which outlives the server's threads.
-  api::LiveState live(api::AgentInfo{PORTWATCH_VERSION, notify::HostName(), config.database,
+  api::LiveState live(api::AgentInfo{kVersion, notify::HostName(), config.database,
                                      store::ToMillis(std::chrono::system_clock::now())});
   Result<std::unique_ptr<api::ApiServer>> server = StartApi(config, live);
   if (!server) {

@@ -50,6 +50,7 @@ using portwatch::testing::Listen;
 using portwatch::testing::ParseJson;
 using portwatch::testing::Portwatch;
 using portwatch::testing::Record;
+using portwatch::testing::RunCommand;
 using portwatch::testing::TestSocket;
 using ::testing::UnorderedElementsAre;
 
@@ -728,6 +729,23 @@ TEST(Help, VersionPrintsTheProgramNameAndVersion) {
     EXPECT_TRUE(IsVersionLine(result.out)) << result.out;
     EXPECT_EQ(Lines(result.out).size(), 1u) << result.out;
   }
+}
+
+// The version is stamped at build time, not when CMake last configured: a binary built from a
+// checkout names the commit it was built from (the check reads the checkout it was built in).
+TEST(Help, VersionNamesTheCommitTheBinaryWasBuiltFrom) {
+  const CommandResult head =
+      RunCommand({"git", "-C", PORTWATCH_SOURCE_DIR, "rev-parse", "--short=10", "HEAD"});
+  const CommandResult version = Portwatch({"--version"});
+  ASSERT_EQ(version.exit_code, 0) << Describe(version);
+  if (head.exit_code != 0) {
+    // Built from a source tarball: the project version alone.
+    EXPECT_EQ(version.out.find('('), std::string::npos) << version.out;
+    return;
+  }
+  const std::string commit = head.out.substr(0, head.out.find('\n'));
+  EXPECT_NE(version.out.find(commit), std::string::npos)
+      << version.out << "does not name HEAD " << commit << ": rebuild, or the stamp is stale";
 }
 
 }  // namespace
