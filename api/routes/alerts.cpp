@@ -1,5 +1,6 @@
 // Alerts and their notifications: list and show from the database; acknowledge, silence and
-// accept as the CLI does (the running agent picks the change up within an interval).
+// accept as the CLI does (the running agent picks the change up within an interval). An action
+// is also an event on the live stream, so every open dashboard sees it at once.
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -129,7 +130,12 @@ void Act(const RouteContext& context, Call& call, Action action) {
                                   ? store::SilenceAlert(*db, id, now + duration, now)
                                   : store::AcceptAlert(*db, id, now);
   if (!done) throw HttpError{409, done.error().message};
-  SendJson(call.response, AlertJson(*done));
+  std::string alert = AlertJson(*done);
+  context.live.PublishAlert(action == Action::kAcknowledge ? "acknowledged"
+                            : action == Action::kSilence   ? "silenced"
+                                                           : "accepted",
+                            alert);
+  SendJson(call.response, std::move(alert));
 }
 
 void Notifications(const RouteContext& context, Call& call) {

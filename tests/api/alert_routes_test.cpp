@@ -190,6 +190,28 @@ TEST_F(AlertRoutesTest, AcceptingResolvesTheAlertAndRemembersItsSubjectForGood) 
   EXPECT_THAT(*store::AcceptedSubjects(db()), Contains("listener tcp/31337 program=/tmp/nc"));
 }
 
+// Every open dashboard hears of an operator's action at once, on the live stream; a refused
+// action is no event.
+TEST_F(AlertRoutesTest, EachActionIsALiveEventAndARefusedOneIsNot) {
+  const int64_t before = live_->events().last_id();
+  const std::string backdoor = "/api/v1/alerts/" + std::to_string(backdoor_);
+  const std::string redis = "/api/v1/alerts/" + std::to_string(redis_);
+  ASSERT_EQ(Post(backdoor + "/ack")->status, 200);
+  ASSERT_EQ(Post(redis + "/silence", R"({"for":"30m"})")->status, 200);
+  ASSERT_EQ(Post(backdoor + "/accept")->status, 200);
+  ErrorOf(Post("/api/v1/alerts/" + std::to_string(ephemeral_) + "/ack"), 409);
+
+  std::vector<std::string> seen;
+  for (const StreamEvent& event : live_->events().WaitAfter(before, std::chrono::milliseconds(0))) {
+    const json data = json::parse(event.data);
+    seen.push_back(event.type + " " + std::to_string(data["id"].get<int64_t>()) + " " +
+                   data["status"].get<std::string>());
+  }
+  EXPECT_THAT(seen, ElementsAre("alert_acknowledged " + std::to_string(backdoor_) + " acknowledged",
+                                "alert_silenced " + std::to_string(redis_) + " acknowledged",
+                                "alert_accepted " + std::to_string(backdoor_) + " resolved"));
+}
+
 TEST_F(AlertRoutesTest, MalformedActionsAreFourHundredsAndChangeNothing) {
   const std::string silence = "/api/v1/alerts/" + std::to_string(backdoor_) + "/silence";
   const std::string ack = "/api/v1/alerts/" + std::to_string(backdoor_) + "/ack";
