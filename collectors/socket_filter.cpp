@@ -18,9 +18,9 @@ void SocketFilter::Restrict(collectors::CollectorOptions& options) const {
 }
 
 bool SocketFilter::MatchesEverything() const {
-  return AnyProtocol() && !listening && !port && !pid && process.empty() && !state && !local_port &&
-         !remote_port && user.empty() && !local_network && !remote_network && !exposure &&
-         !direction && !remote_class;
+  return AnyProtocol() && !listening && !not_listening && !port && !pid && process.empty() &&
+         !state && !local_port && !remote_port && user.empty() && !local_network &&
+         !remote_network && !exposure && !direction && !remote_class;
 }
 
 bool SocketFilter::Matches(const collectors::Snapshot& snapshot,
@@ -32,11 +32,11 @@ bool SocketFilter::Matches(const collectors::Snapshot& snapshot,
                         (packet && socket.protocol == Protocol::kPacket);
     if (!wanted) return false;
   }
-  if (listening) {
+  if (listening || not_listening) {
     // Raw and packet sockets receive whatever matches them, so they count as listening, as in ss.
     const bool listens = socket.direction == Direction::kListen ||
                          socket.protocol == Protocol::kRaw || socket.protocol == Protocol::kPacket;
-    if (!listens) return false;
+    if (listens ? not_listening : listening) return false;
   }
   if (port) {
     // Only TCP and UDP have ports, and an unconnected socket's remote port 0 is no port at all.

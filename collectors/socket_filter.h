@@ -16,6 +16,7 @@ namespace portwatch::collectors {
 
 struct SocketFilter {
   bool listening = false;
+  bool not_listening = false;  // everything `listening` leaves out: connections, TIME_WAIT, ...
   // Protocols asked for; none set means all of them.
   bool tcp = false;
   bool udp = false;

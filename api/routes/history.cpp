@@ -1,5 +1,6 @@
-// History, answered from the database: the state at a moment, connections with an address or
-// block, a port's history, listener events, samples for charts, one socket's lifetime.
+// History, answered from the database: the state at a moment (filtered, sorted and paged like the
+// current sockets), connections with an address or block, a port's history, listener events,
+// samples for charts, one socket's lifetime.
 
 #include <fmt/format.h>
 
@@ -8,6 +9,7 @@
 #include "api/query.h"
 #include "api/routes/routes.h"
 #include "api/socket_json.h"
+#include "api/socket_page.h"
 #include "collectors/time_text.h"
 #include "store/queries.h"
 
@@ -48,8 +50,10 @@ void SendLifetimes(Call& call, const store::History& history, store::TimeRange r
   SendJson(call.response, std::move(out));
 }
 
+// The sockets open at a moment, asked for as the current ones are: filtered, sorted and paged.
 void State(const RouteContext& context, Call& call) {
   const Query query(call.request);
+  const PageRequest request = ReadPageRequest(query);
   const std::optional<int64_t> at = query.Moment("at", NowMillis());
   if (!at) throw HttpError{400, "at: required; a time such as 2026-11-24T03:10:00Z or -2h"};
   DatabasePool::Lease db = RequireDatabase(context);
@@ -60,9 +64,9 @@ void State(const RouteContext& context, Call& call) {
                                   : std::string("nothing has been recorded yet")};
   }
   const store::History state = Answer(store::StateAt(*db, *at));
-  std::string out = fmt::format(R"({{"at":"{}","total":{},"sockets":)",
-                                collectors::FormatIsoTime(*at), state.ids.size());
-  AppendSocketJsonArray(out, state.snapshot, AllRows(state));
+  const Page page = SelectPage(state.snapshot, request);
+  std::string out = fmt::format(R"({{"at":"{}",)", collectors::FormatIsoTime(*at));
+  AppendPageMembers(out, state.snapshot, page, request.limit);
   out += '}';
   SendJson(call.response, std::move(out));
 }
@@ -143,9 +147,10 @@ void SocketLifetime(const RouteContext& context, Call& call) {
 }  // namespace
 
 void AddHistoryRoutes(Router& router, const RouteContext& context) {
-  router.Add({"GET", "/api/v1/history/state", Access::kToken, {"at"}, [&context](Call& call) {
-                State(context, call);
-              }});
+  std::vector<std::string> state_parameters = PageParameters();
+  state_parameters.push_back("at");
+  router.Add({"GET", "/api/v1/history/state", Access::kToken, std::move(state_parameters),
+              [&context](Call& call) { State(context, call); }});
   router.Add({"GET",
               "/api/v1/history/connections",
               Access::kToken,

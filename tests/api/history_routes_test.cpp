@@ -108,6 +108,37 @@ TEST_F(HistoryRoutesTest, TheStateAtAMomentIsWhatWasOpenThen) {
   EXPECT_THAT(Cookies(GetJson("/api/v1/history/state?at=-1s")["sockets"]), ElementsAre(1));
 }
 
+// The past is asked like the present: the same filters, search, order and pages as
+// /api/v1/sockets, so a moment with 50k sockets is answered a page at a time.
+TEST_F(HistoryRoutesTest, TheStateAtAMomentIsFilteredSortedAndPagedLikeTheCurrentSockets) {
+  const std::string at = "/api/v1/history/state?at=" + Iso(At(1));
+  const json listening = GetJson(at + "&listening=true&sort=-local_port");
+  EXPECT_THAT(Cookies(listening["sockets"]), ElementsAre(10, 1));
+  EXPECT_EQ(listening["total"], 2);
+  EXPECT_EQ(listening["snapshot_sockets"], 4);
+  EXPECT_TRUE(listening["next_offset"].is_null());
+
+  EXPECT_THAT(Cookies(GetJson(at + "&process=curl")["sockets"]), ElementsAre(4));
+  EXPECT_THAT(Cookies(GetJson(at + "&remote=10.0.0.0/8")["sockets"]), ElementsAre(3));
+  EXPECT_THAT(Cookies(GetJson(at + "&q=31337")["sockets"]), ElementsAre(10));
+
+  // Pages of one, in cookie order by local port: 5432 (1, 3), 31337 (10), 51000 (4).
+  std::vector<uint64_t> seen;
+  json page = GetJson(at + "&sort=local_port&limit=1");
+  for (int pages = 0; pages < 10; ++pages) {
+    EXPECT_EQ(page["total"], 4);
+    EXPECT_EQ(page["limit"], 1);
+    for (uint64_t cookie : Cookies(page["sockets"])) seen.push_back(cookie);
+    if (page["next_offset"].is_null()) break;
+    page = GetJson(at + "&sort=local_port&limit=1&offset=" + page["next_offset"].dump());
+  }
+  EXPECT_THAT(seen, ElementsAre(1, 3, 10, 4));
+
+  EXPECT_THAT(ErrorOf(Get(at + "&sort=age"), 400), HasSubstr("sort"));
+  EXPECT_THAT(ErrorOf(Get(at + "&limit=100000"), 400), HasSubstr("limit"));
+  EXPECT_THAT(ErrorOf(Get(at + "&state=sleepy"), 400), HasSubstr("state"));
+}
+
 TEST_F(HistoryRoutesTest, ConnectionsWithAnAddressOrABlockComeWithTheirLifetimes) {
   const json client = GetJson("/api/v1/history/connections?remote=10.0.0.9");
   ASSERT_EQ(client["sockets"].size(), 1u);

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -123,6 +125,7 @@ TEST(SocketFilter, AnyConditionMeansItNoLongerMatchesEverything) {
       [](SocketFilter& f) { f.tcp = true; },
       [](SocketFilter& f) { f.packet = true; },
       [](SocketFilter& f) { f.listening = true; },
+      [](SocketFilter& f) { f.not_listening = true; },
       [](SocketFilter& f) { f.port = 22; },
       [](SocketFilter& f) { f.pid = 1; },
       [](SocketFilter& f) { f.process = "sshd"; },
@@ -181,6 +184,27 @@ TEST(SocketFilter, ListeningMeansListenersPlusRawAndPacketSockets) {
   listening.tcp = false;
   listening.udp = true;
   EXPECT_EQ(host.Select(listening), (Rows{host.udp_bound}));
+}
+
+TEST(SocketFilter, NotListeningIsEverySocketListeningLeavesOut) {
+  const FilterSnapshot host;
+  SocketFilter listening;
+  listening.listening = true;
+  SocketFilter other;
+  other.not_listening = true;
+  Rows both = host.Select(listening);
+  const Rows rest = host.Select(other);
+  EXPECT_FALSE(rest.empty());
+  both.insert(both.end(), rest.begin(), rest.end());
+  std::sort(both.begin(), both.end());
+  Rows all(host.snapshot.sockets.size());
+  std::iota(all.begin(), all.end(), size_t{0});
+  EXPECT_EQ(both, all) << "listening and not listening must split the sockets in two";
+  for (size_t row : {host.inbound, host.outbound, host.time_wait}) {
+    EXPECT_NE(std::find(rest.begin(), rest.end(), row), rest.end()) << "row " << row;
+  }
+  other.listening = true;  // both at once: nothing
+  EXPECT_TRUE(host.Select(other).empty());
 }
 
 TEST(SocketFilter, PortMatchesLocalOrRemotePort) {

@@ -194,6 +194,12 @@ test('the dashboard walks an operator from login to an acknowledged alert', asyn
     await page.getByRole('button', { name: 'Show' }).click();
     await visible('h2', { hasText: 'Listening then' });
     await visible('table.grid td', { hasText: 'backdoor' });
+    // Listeners and the other sockets come as two server-side pages, each with its own count.
+    await visible('h2', { hasText: 'Other sockets then' });
+    const listeningThen = await page.locator('h2', { hasText: 'Listening then' }).textContent();
+    assert.match(listeningThen, /\(\d+\)/);
+    const listeners = Number(listeningThen.match(/\((\d+)\)/)[1]);
+    assert.ok(listeners >= 1, `listening then: ${listeningThen}`);
     await page.goto(`${agent.url}/#/history?mode=port&port=${PORT}`);
     await visible('.summary-line', { hasText: `used port ${PORT}` });
     await visible('table.grid td', { hasText: 'backdoor' });

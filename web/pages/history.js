@@ -14,14 +14,15 @@ function localInput(ms) {
   return d.toISOString().slice(0, 16);
 }
 
-function socketsTable(caption, sockets, lifetimes) {
+// `total`: how many there were in all, when the server sent only the first page.
+function socketsTable(caption, sockets, lifetimes, total = sockets.length) {
   const columns = [
     ...(lifetimes ? [{ label: t('col.opened') }, { label: t('col.closed') }] : []),
     { label: t('col.proto') }, { label: t('col.state') }, { label: t('col.local') }, { label: t('col.remote') },
     { label: t('col.program') }, { label: t('col.pid'), className: 'num' }, { label: t('col.user') },
   ];
   return [
-    sockets.length > SHOWN ? h('p', { class: 'muted small' }, t('history.shown', { shown: num(SHOWN), total: num(sockets.length) })) : null,
+    total > Math.min(sockets.length, SHOWN) ? h('p', { class: 'muted small' }, t('history.shown', { shown: num(Math.min(sockets.length, SHOWN)), total: num(total) })) : null,
     table(caption, columns, sockets.slice(0, SHOWN), (s) => [
       ...(lifetimes ? [time(s.opened_at), s.closed_at ? time(s.closed_at) : h('span', { class: 'badge tone-ok' }, t('history.stillopen'))] : []),
       s.proto, s.state, endpoint(s.local_addr, s.local_port), s.remote_addr ? endpoint(s.remote_addr, s.remote_port) : '',
@@ -63,12 +64,13 @@ export function mount(ctx) {
   async function refresh() {
     if (!ready) { replace(result, empty(t(`history.ask.${mode}`))); return; }
     if (mode === 'at') {
-      const data = await api(`/api/v1/history/state${query({ at: p.at })}`);
-      const listening = data.sockets.filter((s) => s.direction === 'listen');
-      const other = data.sockets.filter((s) => s.direction !== 'listen');
-      replace(result, stamp(data.at, 'stamp.at'),
-        h('h2', {}, t('history.listening', { n: num(listening.length) })), listening.length ? socketsTable(t('history.listening', { n: listening.length }), listening) : empty(t('history.nothing')),
-        h('h2', {}, t('history.connected', { n: num(other.length) })), other.length ? socketsTable(t('history.connected', { n: other.length }), other) : empty(t('history.nothing')));
+      // The server pages the moment as it pages the present: the first SHOWN of each, and counts.
+      const [listening, other] = await Promise.all([true, false].map((listen) =>
+        api(`/api/v1/history/state${query({ at: p.at, listening: String(listen), sort: 'local_port', limit: SHOWN })}`)));
+      const part = (key, data) => [
+        h('h2', {}, t(key, { n: num(data.total) })),
+        data.sockets.length ? socketsTable(t(key, { n: data.total }), data.sockets, false, data.total) : empty(t('history.nothing'))];
+      replace(result, stamp(listening.at, 'stamp.at'), ...part('history.listening', listening), ...part('history.connected', other));
       return;
     }
     if (mode === 'events') {
