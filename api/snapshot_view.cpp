@@ -13,24 +13,6 @@ namespace portwatch::api {
 
 using namespace collectors;
 
-namespace {
-
-int ExposureRank(Exposure exposure) {
-  switch (exposure) {
-    case Exposure::kAll:
-      return 3;
-    case Exposure::kAddress:
-      return 2;
-    case Exposure::kLoopback:
-      return 1;
-    case Exposure::kNone:
-      break;
-  }
-  return 0;
-}
-
-}  // namespace
-
 SnapshotView::SnapshotView(std::shared_ptr<const Snapshot> snapshot, int64_t sequence)
     : snapshot_(std::move(snapshot)),
       sequence_(sequence),
@@ -60,8 +42,7 @@ const std::string& SnapshotView::ListenersJson() const {
       if (added) groups.push_back({owner, socket.owner_status, {}, {}, Exposure::kNone});
       Group& group = groups[it->second];
       group.rows.push_back(row);
-      if (ExposureRank(socket.exposure) > ExposureRank(group.widest))
-        group.widest = socket.exposure;
+      if (WiderThan(socket.exposure, group.widest)) group.widest = socket.exposure;
       for (uint32_t process : snapshot.Owners(socket)) {
         const int32_t pid = snapshot.processes[process].pid;
         if (std::find(group.pids.begin(), group.pids.end(), pid) == group.pids.end()) {
@@ -72,8 +53,8 @@ const std::string& SnapshotView::ListenersJson() const {
     for (Group& group : groups) std::sort(group.pids.begin(), group.pids.end());
     // The widest exposure first, then by program name: what is open to the world stands out.
     std::sort(groups.begin(), groups.end(), [](const Group& a, const Group& b) {
-      if (ExposureRank(a.widest) != ExposureRank(b.widest)) {
-        return ExposureRank(a.widest) > ExposureRank(b.widest);
+      if (a.widest != b.widest) {
+        return WiderThan(a.widest, b.widest);
       }
       const std::string_view a_name = a.owner ? std::string_view(a.owner->name) : "";
       const std::string_view b_name = b.owner ? std::string_view(b.owner->name) : "";

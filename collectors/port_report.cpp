@@ -20,20 +20,6 @@ std::string_view ExposurePhrase(Exposure exposure) {
   return "no address";
 }
 
-int Rank(Exposure exposure) {
-  switch (exposure) {
-    case Exposure::kAll:
-      return 3;
-    case Exposure::kAddress:
-      return 2;
-    case Exposure::kLoopback:
-      return 1;
-    case Exposure::kNone:
-      break;
-  }
-  return 0;
-}
-
 // "0.0.0.0:22 (tcp, all interfaces)", "[::]:22 (tcp, all interfaces, IPv4 and IPv6)".
 std::string ListenerDescription(const Socket& socket) {
   char address[Address::kMaxText];
@@ -71,7 +57,7 @@ PortReport ReportPort(const Snapshot& snapshot, uint16_t port, std::optional<Pro
     std::string description;
     if (listener) {
       report.has_listener = true;
-      if (Rank(socket.exposure) > Rank(report.widest)) report.widest = socket.exposure;
+      if (WiderThan(socket.exposure, report.widest)) report.widest = socket.exposure;
       if (socket.exposure == Exposure::kAddress) {
         report.specific_addresses.push_back(socket.local.address.ToString());
       }
@@ -101,7 +87,7 @@ PortReport ReportPort(const Snapshot& snapshot, uint16_t port, std::optional<Pro
 }
 
 bool PortReport::reachable_from_other_hosts() const {
-  return has_listener && Rank(widest) >= Rank(Exposure::kAddress);
+  return has_listener && WiderThan(widest, Exposure::kLoopback);  // one address or all
 }
 
 std::string PortReport::Label() const {

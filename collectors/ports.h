@@ -34,6 +34,10 @@ enum class Exposure : uint8_t {
 };
 Exposure ExposureOf(const Address& local);
 std::string_view ExposureName(Exposure exposure);  // "loopback", "address", "all", "none"
+// Whether `a` is reachable from further away than `b`: all > one address > loopback > none.
+constexpr bool WiderThan(Exposure a, Exposure b) {
+  return static_cast<uint8_t>(a) > static_cast<uint8_t>(b);
+}
 
 // The numeric values are stored in history databases: append, never renumber.
 enum class Direction : uint8_t {
