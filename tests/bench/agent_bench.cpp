@@ -500,7 +500,7 @@ AgentResult MeasureAgent(AgentProcess& agent, const std::string& dir, const std:
   result.measured_s = std::chrono::duration<double>(previous_at - begun).count();
   result.cpu_s = previous.cpu_s - first->cpu_s;
   result.system_s = previous.system_s - first->system_s;
-  result.others_share = others_cpu.Share(result.cpu_s);
+  result.others_share = others_cpu.Share();
 
   ReadOnlyDb db(dir + "/h.db");
   ReadOnlyDb::Statement count(db,

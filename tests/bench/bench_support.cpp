@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <sstream>
 
 namespace portwatch::bench {
@@ -47,27 +48,50 @@ std::string ReadFirstMatch(const std::string& path, std::string_view key) {
 
 std::string LoadAverage() { return FirstLineOf("cut -d' ' -f1-3 /proc/loadavg"); }
 
+// /proc/PID/stat from its third field on (after the command name, which may hold spaces);
+// empty when the process is gone.
+std::istringstream StatFields(pid_t pid) {
+  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+  std::string text;
+  if (!std::getline(stat, text) || text.rfind(')') == std::string::npos) return {};
+  return std::istringstream(text.substr(text.rfind(')') + 2));
+}
+
+// Field 4 of /proc/PID/stat; 0 when the process is gone.
+pid_t ParentOf(pid_t pid) {
+  std::istringstream fields = StatFields(pid);
+  std::string state;
+  pid_t parent = 0;
+  fields >> state >> parent;
+  return parent;
+}
+
 // Whether `pid` is this process or one it started (conn_farm's workers are grandchildren).
 bool IsOurs(pid_t pid) {
   for (int depth = 0; depth < 4 && pid > 1; ++depth) {
     if (pid == getpid()) return true;
-    std::ifstream stat(fmt::format("/proc/{}/stat", pid));
-    std::string text;
-    if (!std::getline(stat, text) || text.rfind(')') == std::string::npos) return false;
-    std::istringstream fields(text.substr(text.rfind(')') + 2));
-    std::string state;
-    fields >> state >> pid;  // fields 3 and 4: state, ppid
+    pid = ParentOf(pid);
   }
   return false;
 }
 
-// The processes, other than ours, whose command line contains one of `names`.
+// The processes that started this one: a shell, `timeout`, `time`, a CI script.
+std::set<pid_t> Ancestors() {
+  std::set<pid_t> ancestors;
+  for (pid_t pid = getppid(); pid > 1 && ancestors.insert(pid).second;) pid = ParentOf(pid);
+  return ancestors;
+}
+
+// The processes, other than ours and those that started us, whose command line contains one of
+// `names`.
 std::vector<std::string> OtherBenchmarks(const std::vector<std::string>& names) {
   std::vector<std::string> found;
+  const std::set<pid_t> ancestors = Ancestors();
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     const std::string pid = entry.path().filename();
     if (pid.find_first_not_of("0123456789") != std::string::npos ||
-        IsOurs(static_cast<pid_t>(std::stol(pid)))) {
+        IsOurs(static_cast<pid_t>(std::stol(pid))) ||
+        ancestors.contains(static_cast<pid_t>(std::stol(pid)))) {
       continue;
     }
     std::ifstream cmdline(entry.path() / "cmdline");
@@ -351,10 +375,9 @@ std::string HostText() {
 
 OtherProcessesCpu::OtherProcessesCpu() : start_(Read()) {}
 
-double OtherProcessesCpu::Share(double also_ours_s) const {
+double OtherProcessesCpu::Share() const {
   const Times now = Read();
-  return std::max(0.0,
-                  (now.machine_busy - start_.machine_busy) - also_ours_s - (now.own - start_.own)) /
+  return std::max(0.0, (now.machine_busy - start_.machine_busy) - (now.own - start_.own)) /
          (now.machine_total - start_.machine_total);
 }
 
@@ -375,6 +398,22 @@ OtherProcessesCpu::Times OtherProcessesCpu::Read() {
     getrusage(who, &usage);
     for (const timeval& t : {usage.ru_utime, usage.ru_stime}) {
       times.own += static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+    }
+  }
+  // Children still running (the agent, conn_farm, wrk) with the children they reaped: fields 14
+  // to 17 of /proc/PID/stat, utime, stime, cutime, cstime.
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto pid = static_cast<pid_t>(std::stol(name));
+    if (pid == getpid() || !IsOurs(pid)) continue;
+    std::istringstream fields = StatFields(pid);
+    std::string skip;
+    for (int field = 3; field < 14; ++field) fields >> skip;
+    for (int field = 14; field <= 17; ++field) {
+      double ticks = 0;
+      fields >> ticks;
+      times.own += ticks / tick;
     }
   }
   return times;

@@ -183,14 +183,15 @@ void ParseFlags(int argc, char** argv, std::string_view usage, std::initializer_
 std::string HostText();
 
 // The CPU time other processes took from a moment on: what the whole machine spent busy
-// (/proc/stat) less what this process and its reaped children spent (getrusage).
+// (/proc/stat) less what this process and its children spent, reaped (getrusage) or still
+// running (/proc/PID/stat).
 class OtherProcessesCpu {
  public:
   // Starts counting now.
   OtherProcessesCpu();
   // The share (0..1) of the machine's CPU time since construction that was busy but not spent by
-  // this process, its reaped children, or `also_ours_s` more seconds (of a child not reaped yet).
-  double Share(double also_ours_s = 0) const;
+  // this process or its children.
+  double Share() const;
 
  private:
   struct Times {
