@@ -169,7 +169,9 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiConfig& config, std
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  spdlog::info("api: serving on {} (auth: {}, metrics auth: {})", self.url(), AuthName(config.auth),
+  spdlog::info("api: dashboard and API on {} (auth: {}{}, metrics auth: {})", self.url(),
+               AuthName(config.auth),
+               config.auth == Auth::kToken ? "; `portwatch token` prints it" : "",
                AuthName(config.metrics_auth));
   return server;
 }
