@@ -349,14 +349,9 @@ struct ProcessSample {
 };
 
 std::optional<ProcessSample> SampleProcess(pid_t pid) {
-  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
-  std::string text;
-  if (!std::getline(stat, text)) return std::nullopt;
-  // The name in parentheses may hold spaces; the fields after it are fixed: state is field 3,
-  // utime 14 and stime 15.
-  const size_t name_end = text.rfind(')');
-  if (name_end == std::string::npos) return std::nullopt;
-  std::istringstream fields(text.substr(name_end + 2));
+  // From field 3 (state) on: utime is field 14 and stime 15.
+  std::istringstream fields = StatFields(pid);
+  if (fields.str().empty()) return std::nullopt;
   std::string field;
   double user_ticks = 0;
   double system_ticks = 0;

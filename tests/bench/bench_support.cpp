@@ -25,6 +25,13 @@
 
 namespace portwatch::bench {
 
+std::istringstream StatFields(pid_t pid) {
+  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+  std::string text;
+  if (!std::getline(stat, text) || text.rfind(')') == std::string::npos) return {};
+  return std::istringstream(text.substr(text.rfind(')') + 2));
+}
+
 namespace {
 
 std::string& Program() {
@@ -47,15 +54,6 @@ std::string ReadFirstMatch(const std::string& path, std::string_view key) {
 }
 
 std::string LoadAverage() { return FirstLineOf("cut -d' ' -f1-3 /proc/loadavg"); }
-
-// /proc/PID/stat from its third field on (after the command name, which may hold spaces);
-// empty when the process is gone.
-std::istringstream StatFields(pid_t pid) {
-  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
-  std::string text;
-  if (!std::getline(stat, text) || text.rfind(')') == std::string::npos) return {};
-  return std::istringstream(text.substr(text.rfind(')') + 2));
-}
 
 // Field 4 of /proc/PID/stat; 0 when the process is gone.
 pid_t ParentOf(pid_t pid) {

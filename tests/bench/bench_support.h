@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <initializer_list>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -181,6 +182,10 @@ void ParseFlags(int argc, char** argv, std::string_view usage, std::initializer_
 
 // "Linux RELEASE, N × CPU MODEL, M GiB RAM".
 std::string HostText();
+
+// /proc/PID/stat from its third field (state) on, after the command name, which may hold spaces;
+// empty when the process is gone.
+std::istringstream StatFields(pid_t pid);
 
 // The CPU time other processes took from a moment on: what the whole machine spent busy
 // (/proc/stat) less what this process and its children spent, reaped (getrusage) or still
