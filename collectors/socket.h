@@ -70,6 +70,13 @@ struct Process {
   bool exe_deleted = false;  // the binary was deleted or replaced after start
   std::string cmdline;       // arguments joined by spaces, truncated to a few KiB
   std::string user;          // user name, or the uid as text when it has no name
+  // What the executable is, not what it is called: the file /proc/PID/exe resolves to (device,
+  // inode and modification time, from stat(2) through the link, so a deleted or replaced binary
+  // is still the file the process runs). All zero when it could not be read. An execve changes
+  // them under the same pid and start time; (device, inode, mtime) keys the executable's hash.
+  uint64_t exe_device = 0;
+  uint64_t exe_inode = 0;
+  int64_t exe_mtime_ns = 0;
 };
 
 struct Socket {
