@@ -6,6 +6,8 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "collectors/untrusted_text.h"
+
 namespace portwatch::agent {
 
 namespace {
@@ -28,6 +30,26 @@ class SyslogPriorityFlag : public spdlog::custom_flag_formatter {
   }
 };
 
+// "%&": the message text with control and bidirectional characters as visible escapes. Messages
+// quote what other programs chose (process names, paths, receivers' answers): a newline there
+// would forge a second log line, or a second journal entry.
+class EscapedPayloadFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& message, const std::tm&,
+              spdlog::memory_buf_t& out) override {
+    const std::string_view payload(message.payload.data(), message.payload.size());
+    escaped_.clear();
+    collectors::AppendEscapedUntrusted(escaped_, payload);
+    out.append(escaped_.data(), escaped_.data() + escaped_.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<EscapedPayloadFlag>();
+  }
+
+ private:
+  std::string escaped_;  // reused: a formatter is used by one sink, under its lock
+};
+
 }  // namespace
 
 bool IsJournalStream(int fd, const char* journal_stream) {
@@ -48,9 +70,10 @@ bool IsJournalStream(int fd, const char* journal_stream) {
 std::unique_ptr<spdlog::formatter> StderrLogFormatter(bool journal) {
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
   if (journal) {
-    formatter->add_flag<SyslogPriorityFlag>('*').set_pattern("%*%v");
+    formatter->add_flag<SyslogPriorityFlag>('*');
+    formatter->add_flag<EscapedPayloadFlag>('&').set_pattern("%*%&");
   } else {
-    formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+    formatter->add_flag<EscapedPayloadFlag>('&').set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %&");
   }
   return formatter;
 }

@@ -1,7 +1,9 @@
 // How log lines look on stderr: on a terminal or in a file, "2026-12-06T22:30:00.000 warning
 // text"; under systemd, where stderr is the journal, "<4>text" — no timestamp (the journal keeps
 // its own) and the syslog priority as the prefix the journal reads, so that
-// `journalctl -u portwatch -p warning` finds the warnings. Thread-safe (no state).
+// `journalctl -u portwatch -p warning` finds the warnings. Either way the message's control and
+// bidirectional characters are visible escapes (collectors/untrusted_text.h), so text quoted from
+// a hostile process cannot forge a line. A formatter belongs to one sink, which serialises it.
 #pragma once
 
 #include <spdlog/formatter.h>

@@ -4,7 +4,8 @@ import { t, time, ago, toMillis } from './i18n.js';
 
 // h('a', {href, class, onclick}, 'text', child, [more]): attributes starting with "on" are
 // listeners; null, false and undefined children are skipped. Nothing is parsed as HTML: data from
-// the agent (process names, command lines) is always text.
+// the agent (process names, command lines) is always text, and every text and tooltip goes through
+// visible(), so a hostile name cannot break a line or reverse what follows it.
 export function h(tag, attrs, ...children) {
   return build(document.createElement(tag), attrs, children);
 }
@@ -14,10 +15,30 @@ export function svg(tag, attrs, ...children) {
   return build(document.createElementNS('http://www.w3.org/2000/svg', tag), attrs, children);
 }
 
+// Control characters and bidirectional formatting characters (U+061C, U+200E-F, U+202A-E,
+// U+2066-9, and the line and paragraph separators) as visible escapes, "\u202e", as the CLI shows
+// them (collectors/untrusted_text.h).
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+// A tooltip may keep its line breaks (one reason a line): it cannot forge a row.
+export function visible(text, keepNewlines = false) {
+  return text.replace(UNSAFE, (c) => {
+    const code = c.charCodeAt(0);
+    if (c === '\n') return keepNewlines ? c : '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\\t';
+    return code < 0x80 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+// Text another program chose (a process name, a user), isolated from the text around it so that
+// right-to-left letters in it cannot reorder the sentence or the row it sits in.
+export const untrusted = (text) => text ? h('bdi', {}, text) : text;
+
 function build(el, attrs, children) {
   for (const [key, value] of Object.entries(attrs || {})) {
     if (value === null || value === undefined || value === false) continue;
     if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
+    else if (key === 'title' || key.startsWith('aria-')) el.setAttribute(key, visible(String(value), key === 'title'));
     else if (key === 'class') el.setAttribute('class', Array.isArray(value) ? value.filter(Boolean).join(' ') : value);
     else el.setAttribute(key, value === true ? '' : value);
   }
@@ -29,7 +50,7 @@ function append(el, children) {
   for (const child of children) {
     if (child === null || child === undefined || child === false) continue;
     if (Array.isArray(child)) append(el, child);
-    else el.append(child instanceof Node ? child : String(child));
+    else el.append(child instanceof Node ? child : visible(String(child)));
   }
 }
 

@@ -20,6 +20,7 @@
 #include "api/alert_json.h"
 #include "collectors/parse_number.h"
 #include "collectors/time_text.h"
+#include "collectors/untrusted_text.h"
 #include "store/alerts.h"
 #include "store/database.h"
 #include "store/deliveries.h"
@@ -70,8 +71,9 @@ std::string Reasons(const store::Alert& alert, std::string_view separator) {
   if (reasons.is_array()) {
     for (const auto& reason : reasons) {
       const std::string mitre = reason.value("mitre", "");
-      parts.push_back(fmt::format("{} [{}{}]", reason.value("reason", ""), reason.value("rule", ""),
-                                  mitre.empty() ? "" : ", " + mitre));
+      parts.push_back(collectors::EscapeUntrusted(
+          fmt::format("{} [{}{}]", reason.value("reason", ""), reason.value("rule", ""),
+                      mitre.empty() ? "" : ", " + mitre)));
     }
   }
   return fmt::format("{}", fmt::join(parts, separator));
@@ -124,10 +126,11 @@ int List(const AlertsFlags& flags) {
   for (const store::Alert& alert : *alerts) {
     std::string status(store::AlertStatusName(alert.status));
     if (alert.silenced_until && *alert.silenced_until > NowMillis()) status += "*";
-    fmt::print(
-        "{:>5}  {:<12}  {:<8}  {:>5}  {:<19}  {:<19}  {}\n      {}\n", alert.id, status,
-        SeverityText(alert.severity), alert.count, collectors::FormatLocalTime(alert.first_seen),
-        collectors::FormatLocalTime(alert.last_seen), alert.title, Reasons(alert, "\n      "));
+    fmt::print("{:>5}  {:<12}  {:<8}  {:>5}  {:<19}  {:<19}  {}\n      {}\n", alert.id, status,
+               SeverityText(alert.severity), alert.count,
+               collectors::FormatLocalTime(alert.first_seen),
+               collectors::FormatLocalTime(alert.last_seen),
+               collectors::EscapeUntrusted(alert.title), Reasons(alert, "\n      "));
   }
   return kExitOk;
 }
@@ -162,14 +165,14 @@ int Show(const AlertsFlags& flags) {
     return kExitOk;
   }
   const store::Alert& shown = **alert;
-  fmt::print("alert {}: {}\n", shown.id, shown.title);
+  fmt::print("alert {}: {}\n", shown.id, collectors::EscapeUntrusted(shown.title));
   fmt::print(
       "  status      {}{}\n", store::AlertStatusName(shown.status),
       shown.silenced_until && *shown.silenced_until > NowMillis()
           ? fmt::format(", silenced until {}", collectors::FormatLocalTime(*shown.silenced_until))
           : "");
   fmt::print("  severity    {}\n", SeverityText(shown.severity));
-  fmt::print("  subject     {}\n", shown.subject);
+  fmt::print("  subject     {}\n", collectors::EscapeUntrusted(shown.subject));
   fmt::print("  seen        {} times, first {}, last {}\n", shown.count,
              collectors::FormatLocalTime(shown.first_seen),
              collectors::FormatLocalTime(shown.last_seen));
@@ -177,7 +180,7 @@ int Show(const AlertsFlags& flags) {
   for (const store::AlertEvent& event : *events) {
     fmt::print("  {}  {}{}\n", collectors::FormatLocalTime(event.at),
                store::AlertEventKindName(event.kind),
-               event.detail.empty() ? "" : " " + event.detail);
+               event.detail.empty() ? "" : " " + collectors::EscapeUntrusted(event.detail));
   }
   if (!deliveries->empty()) fmt::print("  notifications\n");
   for (auto it = deliveries->rbegin(); it != deliveries->rend(); ++it) {
@@ -208,14 +211,16 @@ int Act(const AlertsFlags& flags, Action action) {
   if (!done) return kErrors.Failure(done.error().message);
   switch (action) {
     case Action::kAcknowledge:
-      fmt::print("alert {} acknowledged: {}\n", *id, done->title);
+      fmt::print("alert {} acknowledged: {}\n", *id, collectors::EscapeUntrusted(done->title));
       break;
     case Action::kSilence:
       fmt::print("alert {} silenced until {}: {}\n", *id,
-                 collectors::FormatLocalTime(now + duration), done->title);
+                 collectors::FormatLocalTime(now + duration),
+                 collectors::EscapeUntrusted(done->title));
       break;
     case Action::kAccept:
-      fmt::print("alert {} accepted: \"{}\" will not be alerted on again\n", *id, done->subject);
+      fmt::print("alert {} accepted: \"{}\" will not be alerted on again\n", *id,
+                 collectors::EscapeUntrusted(done->subject));
       break;
   }
   return kExitOk;

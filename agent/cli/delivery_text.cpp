@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "collectors/time_text.h"
+#include "collectors/untrusted_text.h"
 
 namespace portwatch::agent {
 
@@ -33,7 +34,8 @@ std::string Outcome(const store::Delivery& delivery) {
 std::string DeliveryLine(const store::Delivery& delivery) {
   return fmt::format("{:>5}  {:<9}  {:<14}  alert {:<5} {:<10}  {}", delivery.id,
                      store::DeliveryStatusName(delivery.status), delivery.target, delivery.alert_id,
-                     store::AlertEventKindName(delivery.event_kind), Outcome(delivery));
+                     store::AlertEventKindName(delivery.event_kind),
+                     collectors::EscapeUntrusted(Outcome(delivery)));
 }
 
 }  // namespace portwatch::agent

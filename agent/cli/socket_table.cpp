@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "collectors/untrusted_text.h"
+
 namespace portwatch::agent {
 
 using namespace collectors;
@@ -105,8 +107,9 @@ std::string OwnerLabel(const Snapshot& snapshot, const Socket& socket) {
         return "-";
     }
   }
-  if (socket.owner_count > 1) return fmt::format("{} +{}", owner->name, socket.owner_count - 1);
-  return owner->name;
+  std::string name = EscapeUntrusted(owner->name);
+  if (socket.owner_count > 1) return fmt::format("{} +{}", name, socket.owner_count - 1);
+  return name;
 }
 
 bool WriteSocketTable(std::FILE* out, const Snapshot& snapshot, const std::vector<uint32_t>& rows,
@@ -139,7 +142,7 @@ bool WriteSocketTable(std::FILE* out, const Snapshot& snapshot, const std::vecto
                    StateName(socket.protocol, socket.state), FormatLocal(socket), local_width,
                    FormatPeer(socket), peer_width,
                    owner ? std::to_string(owner->pid) : std::string("-"),
-                   OwnerLabel(snapshot, socket), owner ? std::string_view(owner->user) : "-",
+                   OwnerLabel(snapshot, socket), owner ? EscapeUntrusted(owner->user) : "-",
                    service.empty() ? "-" : service,
                    socket.HasPorts() ? PortCategoryName(socket.port_category) : "-",
                    ExposureName(socket.exposure));

@@ -26,7 +26,8 @@ bool WriteSocketTable(std::FILE* out, const collectors::Snapshot& snapshot,
 // "127.0.0.1:22", "[::1]:22", "0.0.0.0:22"; "*:*" for an unset peer; "*" for packet sockets.
 std::string FormatLocal(const collectors::Socket& socket);
 std::string FormatPeer(const collectors::Socket& socket);
-// The owner column: "sshd", "nginx +3" for shared sockets, "(kernel)" and the like otherwise.
+// The owner column: "sshd", "nginx +3" for shared sockets, "(kernel)" and the like otherwise;
+// the name with its control and bidirectional characters escaped (untrusted_text.h).
 std::string OwnerLabel(const collectors::Snapshot& snapshot, const collectors::Socket& socket);
 
 }  // namespace portwatch::agent

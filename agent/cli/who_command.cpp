@@ -13,6 +13,7 @@
 #include "api/port_json.h"
 #include "collectors/collector.h"
 #include "collectors/port_report.h"
+#include "collectors/untrusted_text.h"
 
 namespace portwatch::agent {
 
@@ -27,9 +28,11 @@ struct WhoFlags {
 
 std::string HolderName(const PortHolder& holder) {
   if (holder.process) {
-    return fmt::format("{} (pid {}, user {}{}{})", holder.process->name, holder.process->pid,
-                       holder.process->user, holder.process->exe.empty() ? "" : ", ",
-                       holder.process->exe + (holder.process->exe_deleted ? " (deleted)" : ""));
+    const collectors::Process& process = *holder.process;
+    return fmt::format("{} (pid {}, user {}{}{}{})", collectors::EscapeUntrusted(process.name),
+                       process.pid, collectors::EscapeUntrusted(process.user),
+                       process.exe.empty() ? "" : ", ", collectors::EscapeUntrusted(process.exe),
+                       process.exe_deleted ? " (deleted)" : "");
   }
   switch (holder.status) {
     case OwnerStatus::kKernel:

@@ -14,32 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
-
-// Characters that could make a hostile name forge a line of the message (controls) or read
-// backwards (bidirectional overrides and isolates, as in "/tmp/\u202Egpj.exe").
-bool Unsafe(char32_t c) {
-  return c < 0x20 || (c >= 0x7F && c < 0xA0) || (c >= 0x202A && c <= 0x202E) ||
-         (c >= 0x2066 && c <= 0x2069);
-}
-
-// Text from the host (names, paths, titles) as every receiver can show it: valid UTF-8 without
-// control characters, each bad one replaced by U+FFFD so that something visibly was there.
-std::string CleanText(std::string_view text) {
-  std::string clean;
-  clean.reserve(text.size());
-  for (size_t offset = 0; offset < text.size();) {
-    const Utf8Char c = DecodeUtf8(text, offset);
-    if (!c.valid || Unsafe(c.code_point)) {
-      clean += kReplacement;
-    } else {
-      clean.append(text.substr(offset, c.size));
-    }
-    offset += c.size;
-  }
-  return clean;
-}
-
 json ParseOrNull(const std::string& text) {
   json parsed = json::parse(text, nullptr, false);
   return parsed.is_discarded() ? json() : parsed;
@@ -48,7 +22,9 @@ json ParseOrNull(const std::string& text) {
 std::string StringField(const json& object, std::string_view key) {
   if (!object.is_object()) return "";
   const auto found = object.find(key);
-  return found != object.end() && found->is_string() ? CleanText(found->get<std::string>()) : "";
+  return found != object.end() && found->is_string()
+             ? collectors::ReplaceUntrusted(found->get<std::string>())
+             : "";
 }
 
 std::optional<int64_t> IntegerField(const json& object, std::string_view key) {
@@ -155,12 +131,12 @@ const std::string& Message::rule() const {
 Message BuildMessage(const store::Alert& alert, store::AlertEventKind event, int64_t event_id,
                      int64_t at, const MessageContext& context) {
   Message message;
-  message.host = CleanText(context.host);
+  message.host = collectors::ReplaceUntrusted(context.host);
   message.event_id = event_id;
   message.event = event;
   message.at = at;
   message.alert = alert;
-  message.alert.title = CleanText(alert.title);
+  message.alert.title = collectors::ReplaceUntrusted(alert.title);
   message.reasons = ParseReasons(alert.reasons);
   const auto severity = static_cast<rules::Severity>(alert.severity);
   if (alert.severity >= static_cast<int>(rules::Severity::kInfo) &&
@@ -180,7 +156,7 @@ Message BuildMessage(const store::Alert& alert, store::AlertEventKind event, int
 
 Message TestMessage(const MessageContext& context, int64_t now) {
   Message message;
-  message.host = CleanText(context.host);
+  message.host = collectors::ReplaceUntrusted(context.host);
   message.event = store::AlertEventKind::kOpened;
   message.at = now;
   message.test = true;

@@ -147,41 +147,6 @@ uint32_t SeverityColour(const Message& message) {
 
 std::string HexColour(uint32_t rgb) { return fmt::format("#{:06x}", rgb & 0xffffff); }
 
-Utf8Char DecodeUtf8(std::string_view text, size_t offset) {
-  constexpr Utf8Char kInvalid{0xfffd, 1, false};
-  const auto byte = [&](size_t i) { return static_cast<uint8_t>(text[offset + i]); };
-  const uint8_t lead = byte(0);
-  if (lead < 0x80) return {lead, 1, true};
-  size_t size = 0;
-  char32_t code_point = 0;
-  char32_t smallest = 0;  // anything below is an overlong encoding
-  if ((lead & 0xe0) == 0xc0) {
-    size = 2;
-    code_point = static_cast<char32_t>(lead & 0x1f);
-    smallest = 0x80;
-  } else if ((lead & 0xf0) == 0xe0) {
-    size = 3;
-    code_point = static_cast<char32_t>(lead & 0x0f);
-    smallest = 0x800;
-  } else if ((lead & 0xf8) == 0xf0) {
-    size = 4;
-    code_point = static_cast<char32_t>(lead & 0x07);
-    smallest = 0x10000;
-  } else {
-    return kInvalid;
-  }
-  if (offset + size > text.size()) return kInvalid;
-  for (size_t i = 1; i < size; ++i) {
-    if ((byte(i) & 0xc0) != 0x80) return kInvalid;
-    code_point = (code_point << 6) | static_cast<char32_t>(byte(i) & 0x3f);
-  }
-  if (code_point < smallest || code_point > 0x10ffff ||
-      (code_point >= 0xd800 && code_point <= 0xdfff)) {
-    return kInvalid;
-  }
-  return {code_point, size, true};
-}
-
 size_t Utf16Length(std::string_view text) {
   size_t units = 0;
   for (size_t offset = 0; offset < text.size();) {

@@ -18,8 +18,12 @@
 #include "agent/notify/message.h"
 #include "agent/notify/target.h"
 #include "agent/notify/template.h"
+#include "collectors/untrusted_text.h"
 
 namespace portwatch::agent::notify {
+
+using collectors::DecodeUtf8;
+using collectors::Utf8Char;
 
 // Each takes a config MakeTarget has checked (URL present and http(s), Telegram's token and chat
 // set) and the parsed template, if the config has one.
@@ -42,15 +46,6 @@ std::string JoinReasons(const Message& message, std::string_view separator);
 // low blue, medium amber, high orange, critical red).
 uint32_t SeverityColour(const Message& message);
 std::string HexColour(uint32_t rgb);  // "#e67e22"
-
-// The character at `offset`: its code point and byte count. A byte that starts no valid UTF-8
-// sequence (overlong, surrogate, cut short) is one character, U+FFFD, with `valid` false.
-struct Utf8Char {
-  char32_t code_point = 0;
-  size_t size = 1;
-  bool valid = false;
-};
-Utf8Char DecodeUtf8(std::string_view text, size_t offset);
 
 size_t Utf16Length(std::string_view text);
 // At most `limit` UTF-16 units of `text`, cut between characters; a cut text ends in "…".

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 
 #include "tests/support/temp_dir.h"
@@ -39,6 +40,17 @@ TEST(LogFormat, ElsewhereLinesStartWithTheTimeAndLevel) {
   EXPECT_EQ(line[4], '-');
   EXPECT_EQ(line[10], 'T');
   EXPECT_NE(line.find(" warning webhook down\n"), std::string::npos) << line;
+}
+
+TEST(LogFormat, TextQuotedFromAProcessCannotForgeALineOrReverseOne) {
+  // A process named "x<LF><4>forged" would otherwise write a second journal entry, at warning.
+  const std::string hostile = "alert: nc\n<4>forged \x1b[2J \xE2\x80\xAEgpj.exe";
+  EXPECT_EQ(Format(true, spdlog::level::info, hostile),
+            "<6>alert: nc\\n<4>forged \\x1b[2J \\u202egpj.exe\n");
+  const std::string line = Format(false, spdlog::level::info, hostile);
+  EXPECT_NE(line.find(" info alert: nc\\n<4>forged \\x1b[2J \\u202egpj.exe\n"), std::string::npos)
+      << line;
+  EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 1);
 }
 
 TEST(LogFormat, RecognisesTheJournalStreamByDeviceAndInode) {

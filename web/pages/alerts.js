@@ -2,7 +2,7 @@
 // for a while, or accept into the baseline; and whether each notification target got them.
 import { api, query } from '../api.js';
 import { t, num, time, ago } from '../i18n.js';
-import { h, replace, stamp, section, select, severityBadge, badge, endpoint, mono, empty, errorBox, SEVERITIES } from '../dom.js';
+import { h, replace, stamp, section, select, severityBadge, badge, endpoint, mono, untrusted, empty, errorBox, SEVERITIES } from '../dom.js';
 
 const STATUSES = ['active', 'open', 'acknowledged', 'resolved', 'all'];
 const SILENCE = ['15m', '1h', '2h', '8h', '24h', '7d'];
@@ -10,7 +10,7 @@ const SILENCE = ['15m', '1h', '2h', '8h', '24h', '7d'];
 function evidenceFacts(e) {
   if (!e || !Object.keys(e).length) return null;
   const rows = [
-    ['col.program', e.process || e.name], ['col.pid', e.pid], ['col.user', e.user], ['col.exe', e.exe && mono(e.exe)],
+    ['col.program', untrusted(e.process || e.name)], ['col.pid', e.pid], ['col.user', untrusted(e.user)], ['col.exe', e.exe && mono(e.exe)],
     ['col.cmdline', e.cmdline && mono(e.cmdline)],
     ['col.local', e.local_addr !== undefined ? endpoint(e.local_addr, e.local_port) : null],
     ['col.remote', e.remote_addr && e.direction !== 'listen' ? endpoint(e.remote_addr, e.remote_port) : null],

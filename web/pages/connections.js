@@ -3,7 +3,7 @@
 // the list to it; the filters live in the address bar, so a view can be shared or bookmarked.
 import { api, query } from '../api.js';
 import { t, num } from '../i18n.js';
-import { h, replace, stamp, table, field, select, chip, endpoint, exposureBadge, classBadge, mono, empty } from '../dom.js';
+import { h, replace, stamp, table, field, select, chip, endpoint, exposureBadge, classBadge, mono, untrusted, empty } from '../dom.js';
 
 const SELECTS = {
   proto: ['tcp', 'udp', 'raw', 'packet'],
@@ -59,7 +59,7 @@ export function mount(ctx) {
   }
 
   const program = (s) => s.process
-    ? h('button', { type: 'button', class: 'link', title: t('conn.filterprogram', { name: s.process }), onclick: () => set({ process: s.process }) }, s.process)
+    ? h('button', { type: 'button', class: 'link', title: t('conn.filterprogram', { name: s.process }), onclick: () => set({ process: s.process }) }, untrusted(s.process))
     : h('span', { class: 'muted' }, t(`owner.${s.owner_status}`));
   const port = (s, which) => {
     const value = s[`${which}_port`];

@@ -2,7 +2,7 @@
 // and the listeners that came and went — all from the agent's SQLite history.
 import { api, query } from '../api.js';
 import { t, num, time } from '../i18n.js';
-import { h, replace, stamp, table, field, select, endpoint, mono, empty } from '../dom.js';
+import { h, replace, stamp, table, field, select, endpoint, mono, untrusted, empty } from '../dom.js';
 
 const MODES = ['events', 'at', 'port', 'remote'];
 const SINCE = ['1h', '24h', '7d', '30d'];
@@ -26,7 +26,7 @@ function socketsTable(caption, sockets, lifetimes, total = sockets.length) {
     table(caption, columns, sockets.slice(0, SHOWN), (s) => [
       ...(lifetimes ? [time(s.opened_at), s.closed_at ? time(s.closed_at) : h('span', { class: 'badge tone-ok' }, t('history.stillopen'))] : []),
       s.proto, s.state, endpoint(s.local_addr, s.local_port), s.remote_addr ? endpoint(s.remote_addr, s.remote_port) : '',
-      s.process || h('span', { class: 'muted' }, t(`owner.${s.owner_status}`)), s.pid == null ? '' : mono(String(s.pid)), s.user || '']),
+      untrusted(s.process) || h('span', { class: 'muted' }, t(`owner.${s.owner_status}`)), s.pid == null ? '' : mono(String(s.pid)), untrusted(s.user) || '']),
   ];
 }
 
@@ -80,7 +80,7 @@ export function mount(ctx) {
         data.events.length ? table(t('history.mode.events'), [{ label: t('col.when') }, { label: t('col.change') }, { label: t('col.proto') }, { label: t('col.local') },
           { label: t('col.program') }, { label: t('col.user') }], data.events.slice().reverse().slice(0, SHOWN), (e) => [
           time(e.at), h('span', { class: `badge change-${e.event}` }, t(`history.${e.event}`)), e.proto,
-          h('a', { href: `#/ports/${e.local_port}` }, endpoint(e.local_addr, e.local_port)), e.process || t(`owner.${e.owner_status}`), e.user || ''])
+          h('a', { href: `#/ports/${e.local_port}` }, endpoint(e.local_addr, e.local_port)), untrusted(e.process) || t(`owner.${e.owner_status}`), untrusted(e.user) || ''])
           : empty(t('history.noevents')));
       return;
     }

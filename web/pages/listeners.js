@@ -3,7 +3,7 @@
 // what an alert is about, stands out.
 import { api } from '../api.js';
 import { t, num } from '../i18n.js';
-import { h, replace, stamp, table, field, endpoint, exposureBadge, categoryBadge, severityBadge, mono, empty, SEVERITIES } from '../dom.js';
+import { h, replace, stamp, table, field, endpoint, exposureBadge, categoryBadge, severityBadge, mono, untrusted, empty, SEVERITIES } from '../dom.js';
 
 // The open alert about this listener: same protocol, port and program as its evidence.
 export function alertFor(socket, alerts) {
@@ -55,7 +55,7 @@ export function mount(ctx) {
       const worst = rows.map((r) => r.alert).filter(Boolean).sort((a, b) => SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity))[0];
       return h('article', { class: ['group', `group-${g.exposure}`, worst && 'group-alerted'], 'aria-label': name },
         h('header', { class: 'group-head' },
-          h('h2', {}, g.program ? h('a', { href: `#/connections?process=${encodeURIComponent(g.program)}`, title: t('listeners.connections', { name }) }, name) : name),
+          h('h2', {}, g.program ? h('a', { href: `#/connections?process=${encodeURIComponent(g.program)}`, title: t('listeners.connections', { name }) }, untrusted(name)) : name),
           exposureBadge(g.exposure),
           worst ? h('a', { href: '#/alerts', class: 'badge-link' }, severityBadge(worst.severity)) : null,
           h('span', { class: 'owner muted' },

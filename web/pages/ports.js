@@ -2,7 +2,7 @@
 // the service usually found there and its protocol — and who holds it on this host right now.
 import { api, query } from '../api.js';
 import { t, num } from '../i18n.js';
-import { h, replace, stamp, section, table, field, select, exposureBadge, categoryBadge, severityBadge, mono, empty } from '../dom.js';
+import { h, replace, stamp, section, table, field, select, exposureBadge, categoryBadge, severityBadge, mono, untrusted, empty } from '../dom.js';
 
 const EXAMPLES = [22, 53, 80, 443, 3306, 5432, 6379, 31337];
 
@@ -50,8 +50,8 @@ export function mount(ctx) {
       section(t('ports.holders'), r.holders.length
         ? table(t('ports.holders'), [{ label: t('col.program') }, { label: t('col.pid'), className: 'num' }, { label: t('col.user') }, { label: t('col.exe') },
           { label: t('ports.listening') }, { label: t('ports.conns'), className: 'num' }], r.holders, (x) => [
-          x.process ? h('a', { href: `#/connections?process=${encodeURIComponent(x.process)}` }, x.process) : t(`owner.${x.owner_status}`),
-          x.pid == null ? '' : mono(String(x.pid)), x.user || '', x.exe ? mono(x.exe) : '',
+          x.process ? h('a', { href: `#/connections?process=${encodeURIComponent(x.process)}` }, untrusted(x.process)) : t(`owner.${x.owner_status}`),
+          x.pid == null ? '' : mono(String(x.pid)), untrusted(x.user) || '', x.exe ? mono(x.exe) : '',
           x.listening.length ? x.listening.map((l) => h('div', {}, mono(l))) : h('span', { class: 'muted' }, '—'), num(x.connections)])
         : empty(t('ports.free'))));
   }
