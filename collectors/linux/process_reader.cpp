@@ -91,8 +91,11 @@ std::optional<Process> ProcessReader::Read(int32_t pid) {
   auto cached = cache_.find(pid);
   if (cached != cache_.end() && cached->second.process.start_time == stat->start_time) {
     const Process& known = cached->second.process;
+    // An exe link that no longer resolves (a process exiting has released its memory map, which
+    // holds the executable, before its descriptors) tells nothing new: keep what was read.
+    const bool exe_unknown = process.exe_device == 0 && process.exe_inode == 0;
     if (known.name == stat->name && cached->second.stat_owner == stat_owner &&
-        SameExecutable(known, process)) {
+        (exe_unknown || SameExecutable(known, process))) {
       cached->second.pass = pass_;
       ++cache_hits_;
       return known;
