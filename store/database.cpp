@@ -182,6 +182,37 @@ CREATE TABLE deliveries(
 );
 CREATE INDEX deliveries_pending ON deliveries(next_attempt_at) WHERE status = 1;
 )sql",
+    // A process is what runs under a pid, not the pid: an execve keeps pid and start time but is
+    // a new identity (the executable's device, inode and mtime), and a reboot starts pids and
+    // start times over (the boot id). Rows from before say '' and 0: unknown. The table is
+    // rebuilt to change its unique key (SQLite's way: new table, copy, drop, rename; Migrate
+    // runs migrations with foreign keys off and checks them before each commit).
+    R"sql(
+CREATE TABLE processes_new(
+  id INTEGER PRIMARY KEY,
+  pid INTEGER NOT NULL,
+  start_time INTEGER NOT NULL,
+  boot_id TEXT NOT NULL DEFAULT '',
+  exe_device INTEGER NOT NULL DEFAULT 0,
+  exe_inode INTEGER NOT NULL DEFAULT 0,
+  exe_mtime_ns INTEGER NOT NULL DEFAULT 0,
+  ppid INTEGER,
+  uid INTEGER,
+  name TEXT,
+  exe TEXT,
+  exe_deleted INTEGER NOT NULL DEFAULT 0,
+  cmdline TEXT,
+  user TEXT,
+  first_seen INTEGER NOT NULL,
+  UNIQUE(pid, start_time, boot_id, exe_device, exe_inode, exe_mtime_ns)
+);
+INSERT INTO processes_new(id, pid, start_time, ppid, uid, name, exe, exe_deleted, cmdline, user,
+                          first_seen)
+  SELECT id, pid, start_time, ppid, uid, name, exe, exe_deleted, cmdline, user, first_seen
+  FROM processes;
+DROP TABLE processes;
+ALTER TABLE processes_new RENAME TO processes;
+)sql",
 };
 static_assert(std::size(kMigrations) == Database::kSchemaVersion,
               "one migration per schema version");
@@ -296,10 +327,12 @@ Result<void> Database::Migrate(Mode mode) {
       return vacuum.error();
     }
   }
+  // Foreign keys stay off while migrating (a migration may rebuild a table others refer to, and
+  // the pragma cannot change inside a transaction); each migration is checked before it commits.
   if (Result<void> pragmas = Execute(
           "PRAGMA journal_mode = WAL;"
           "PRAGMA synchronous = NORMAL;"  // in WAL mode: durable across a crash of this process
-          "PRAGMA foreign_keys = ON;"
+          "PRAGMA foreign_keys = OFF;"
           "PRAGMA journal_size_limit = 67108864;");
       !pragmas) {
     return Error{fmt::format("cannot set up {}: {}", path_, pragmas.error().message)};
@@ -311,6 +344,17 @@ Result<void> Database::Migrate(Mode mode) {
       return Error{fmt::format("cannot upgrade {} to schema {}: {}", path_, step + 1,
                                applied.error().message)};
     }
+    Result<Statement> check = Prepare("PRAGMA foreign_key_check");
+    if (!check) return check.error();
+    Result<bool> violation = check->Step();
+    if (!violation) return violation.error();
+    if (*violation) {
+      return Error{
+          fmt::format("cannot upgrade {} to schema {}: a row of {} refers to a missing "
+                      "row of {}",
+                      path_, step + 1, check->Text(0), check->Text(2))};
+    }
+    check->Reset();
     if (Result<void> stamped = Execute(fmt::format(
             "PRAGMA application_id = {}; PRAGMA user_version = {};", kApplicationId, step + 1));
         !stamped) {
@@ -318,7 +362,7 @@ Result<void> Database::Migrate(Mode mode) {
     }
     if (Result<void> committed = transaction->Commit(); !committed) return committed.error();
   }
-  return Ok();
+  return Execute("PRAGMA foreign_keys = ON;");
 }
 
 Result<void> Database::Execute(std::string_view sql) {

@@ -4,6 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <unordered_map>
 
@@ -24,6 +27,18 @@ constexpr int kListenerDisappeared = 2;
 std::optional<int64_t> NonZero(uint64_t value) {
   if (value == 0) return std::nullopt;
   return static_cast<int64_t>(value);
+}
+
+// The kernel's boot id (a UUID, new at every boot); empty when it cannot be read or is not one.
+std::string ReadBootId(const std::string& proc_root) {
+  std::ifstream file(proc_root + "/sys/kernel/random/boot_id");
+  std::string id;
+  if (!file || !std::getline(file, id)) return {};
+  if (id.empty() || id.size() > 64) return {};
+  for (const char c : id) {
+    if (std::isxdigit(static_cast<unsigned char>(c)) == 0 && c != '-') return {};
+  }
+  return id;
 }
 
 }  // namespace
@@ -54,8 +69,9 @@ Result<HistoryWriter> HistoryWriter::Create(Database& db, WriterOptions options)
   std::optional<Statement> statements[9];
   const char* sql[9] = {
       "INSERT INTO processes(pid, start_time, ppid, uid, name, exe, exe_deleted, cmdline, user, "
-      "first_seen) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
-      "ON CONFLICT(pid, start_time) DO UPDATE SET exe = excluded.exe RETURNING id",
+      "first_seen, boot_id, exe_device, exe_inode, exe_mtime_ns) VALUES(?1, ?2, ?3, ?4, ?5, ?6, "
+      "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) ON CONFLICT(pid, start_time, boot_id, exe_device, "
+      "exe_inode, exe_mtime_ns) DO UPDATE SET exe = excluded.exe RETURNING id",
       "INSERT INTO sockets(opened_at, proto, family, state, local_addr, local_port, remote_addr, "
       "remote_port, cookie, inode, uid, netns, protocol_number, interface, v6only, direction, "
       "service_port, process_id, owner_count, owner_status) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
@@ -69,8 +85,9 @@ Result<HistoryWriter> HistoryWriter::Create(Database& db, WriterOptions options)
       "VALUES(?1, ?2, (SELECT COALESCE(max(id), 0) FROM sockets))",
       "SELECT s.id, s.cookie, s.proto, s.local_addr, s.local_port, s.remote_addr, s.remote_port, "
       "s.inode, s.protocol_number, s.direction = 1, COALESCE((SELECT c.state FROM state_changes c "
-      "WHERE c.socket_id = s.id ORDER BY c.at DESC LIMIT 1), s.state) "
-      "FROM sockets s WHERE s.closed_at IS NULL",
+      "WHERE c.socket_id = s.id ORDER BY c.at DESC LIMIT 1), s.state), p.boot_id, p.pid, "
+      "p.start_time, p.exe_device, p.exe_inode, p.exe_mtime_ns "
+      "FROM sockets s LEFT JOIN processes p ON p.id = s.process_id WHERE s.closed_at IS NULL",
       "UPDATE sockets SET direction = ?2, service_port = ?3 WHERE id = ?1",
   };
   for (int i = 0; i < 9; ++i) {
@@ -87,12 +104,27 @@ Result<HistoryWriter> HistoryWriter::Create(Database& db, WriterOptions options)
       std::move(*statements[0]), std::move(*statements[1]), std::move(*statements[2]),
       std::move(*statements[3]), std::move(*statements[4]), std::move(*statements[5]),
       std::move(*statements[6]), std::move(*statements[7]), std::move(*statements[8])});
-  return HistoryWriter(db, options, std::move(prepared));
+  std::string boot_id = ReadBootId(options.proc_root);
+  if (boot_id.empty() && std::filesystem::is_directory(options.proc_root)) {  // not on Windows
+    spdlog::warn(
+        "cannot read the boot id from {}/sys/kernel/random/boot_id: rows left open by "
+        "another boot cannot be told from this boot's",
+        options.proc_root);
+  }
+  return HistoryWriter(db, std::move(options), std::move(prepared), std::move(boot_id));
 }
 
 HistoryWriter::HistoryWriter(Database& db, WriterOptions options,
-                             std::unique_ptr<Statements> statements)
-    : db_(&db), options_(options), statements_(std::move(statements)) {}
+                             std::unique_ptr<Statements> statements, std::string boot_id)
+    : db_(&db),
+      options_(std::move(options)),
+      statements_(std::move(statements)),
+      boot_id_(std::move(boot_id)) {}
+
+HistoryWriter::ProcessKey HistoryWriter::KeyOf(const Process& process) {
+  return {process.pid, process.start_time, process.exe_device, process.exe_inode,
+          process.exe_mtime_ns};
+}
 
 HistoryWriter::HistoryWriter(HistoryWriter&&) noexcept = default;
 HistoryWriter& HistoryWriter::operator=(HistoryWriter&&) noexcept = default;
@@ -125,9 +157,8 @@ Result<WriteStats> HistoryWriter::Write(const Snapshot& snapshot) {
   committed_rows_ = std::move(row_ids);
   // Remember only the processes still on the host: the map would otherwise grow with every
   // process that ever owned a socket.
-  std::set<std::pair<int32_t, uint64_t>> present;
-  for (const Process& process : snapshot.processes)
-    present.emplace(process.pid, process.start_time);
+  std::set<ProcessKey> present;
+  for (const Process& process : snapshot.processes) present.insert(KeyOf(process));
   std::erase_if(processes,
                 [&present](const auto& entry) { return !present.contains(entry.first); });
   process_rows_ = std::move(processes);
@@ -135,9 +166,9 @@ Result<WriteStats> HistoryWriter::Write(const Snapshot& snapshot) {
   return written;
 }
 
-Result<WriteStats> HistoryWriter::WriteInTransaction(
-    const Snapshot& snapshot, std::vector<int64_t>& row_ids,
-    std::map<std::pair<int32_t, uint64_t>, int64_t>& processes) {
+Result<WriteStats> HistoryWriter::WriteInTransaction(const Snapshot& snapshot,
+                                                     std::vector<int64_t>& row_ids,
+                                                     ProcessRows& processes) {
   const int64_t now = ToMillis(snapshot.taken_at);
   WriteStats stats;
   row_ids.assign(snapshot.sockets.size(), 0);
@@ -150,6 +181,9 @@ Result<WriteStats> HistoryWriter::WriteInTransaction(
         !meta) {
       return meta.error();
     }
+    if (Result<bool> other_boot = CloseRowsOfAnotherBoot(stats); !other_boot) {
+      return other_boot.error();
+    }
     Result<std::vector<int64_t>> adopted = AdoptOpenRows(snapshot, now, stats, processes);
     if (!adopted) return adopted.error();
     row_ids = std::move(adopted).value();
@@ -157,6 +191,21 @@ Result<WriteStats> HistoryWriter::WriteInTransaction(
     // 1b. Every later write: the diff against the last committed snapshot.
     const SnapshotDiff diff = DiffSnapshots(*committed_, snapshot);
     for (const auto& [before, after] : diff.kept) row_ids[after] = committed_rows_[before];
+    // A socket whose owner is now another identity: its row ends here and a new one, owned by the
+    // new identity, begins (in the socket's current state, so its state change is in the new row).
+    std::vector<bool> reopened(snapshot.sockets.size(), false);
+    for (const auto& [before, after] : diff.kept) {
+      const Process* was = committed_->PrimaryOwner(committed_->sockets[before]);
+      const Process* is = snapshot.PrimaryOwner(snapshot.sockets[after]);
+      if (was == nullptr || is == nullptr || KeyOf(*was) == KeyOf(*is)) continue;
+      const bool was_listener = committed_->sockets[before].direction == Direction::kListen;
+      Result<int64_t> row = ReopenUnderNewOwner(snapshot, snapshot.sockets[after], row_ids[after],
+                                                was_listener, now, processes);
+      if (!row) return row.error();
+      row_ids[after] = *row;
+      reopened[after] = true;
+      ++stats.owner_changed;
+    }
     for (const uint32_t before : diff.closed) {
       const int64_t row = committed_rows_[before];
       if (Result<void> closed = statements_->close_socket.Bind(1, row).Bind(2, now).Run();
@@ -175,6 +224,7 @@ Result<WriteStats> HistoryWriter::WriteInTransaction(
     }
     stats.closed = diff.closed.size();
     for (const auto& [before, after] : diff.changed) {
+      if (reopened[after]) continue;
       const Socket& socket = snapshot.sockets[after];
       if (Result<void> changed = statements_->insert_change.Bind(1, row_ids[after])
                                      .Bind(2, now)
@@ -251,10 +301,9 @@ Result<void> HistoryWriter::NoteListenerChange(int64_t row, const Socket& socket
       .Run();
 }
 
-Result<int64_t> HistoryWriter::ProcessRow(
-    const Process& process, int64_t now,
-    std::map<std::pair<int32_t, uint64_t>, int64_t>& processes) {
-  const auto key = std::make_pair(process.pid, process.start_time);
+Result<int64_t> HistoryWriter::ProcessRow(const Process& process, int64_t now,
+                                          ProcessRows& processes) {
+  const ProcessKey key = KeyOf(process);
   if (auto it = processes.find(key); it != processes.end()) return it->second;
   Statement& insert = statements_->insert_process;
   insert.Bind(1, int64_t{process.pid})
@@ -266,7 +315,11 @@ Result<int64_t> HistoryWriter::ProcessRow(
       .Bind(7, int64_t{process.exe_deleted ? 1 : 0})
       .Bind(8, process.cmdline)
       .Bind(9, process.user)
-      .Bind(10, now);
+      .Bind(10, now)
+      .Bind(11, boot_id_)
+      .Bind(12, static_cast<int64_t>(process.exe_device))
+      .Bind(13, static_cast<int64_t>(process.exe_inode))
+      .Bind(14, process.exe_mtime_ns);
   Result<bool> row = insert.Step();
   if (!row || !*row) {
     insert.Reset();
@@ -278,9 +331,9 @@ Result<int64_t> HistoryWriter::ProcessRow(
   return id;
 }
 
-Result<int64_t> HistoryWriter::InsertSocket(
-    const Snapshot& snapshot, const Socket& socket, int64_t now,
-    std::map<std::pair<int32_t, uint64_t>, int64_t>& processes) {
+Result<int64_t> HistoryWriter::InsertSocket(const Snapshot& snapshot, const Socket& socket,
+                                            int64_t now, ProcessRows& processes,
+                                            bool listener_event) {
   std::optional<int64_t> process_id;
   if (const Process* owner = snapshot.PrimaryOwner(socket)) {
     Result<int64_t> row = ProcessRow(*owner, now, processes);
@@ -313,7 +366,7 @@ Result<int64_t> HistoryWriter::InsertSocket(
       .Bind(20, static_cast<int64_t>(socket.owner_status));
   if (Result<void> inserted = insert.Run(); !inserted) return inserted.error();
   const int64_t id = sqlite3_last_insert_rowid(db_->handle());
-  if (socket.direction == Direction::kListen) {
+  if (listener_event && socket.direction == Direction::kListen) {
     if (Result<void> event = statements_->insert_listener_event.Bind(1, now)
                                  .Bind(2, int64_t{kListenerAppeared})
                                  .Bind(3, id)
@@ -325,13 +378,76 @@ Result<int64_t> HistoryWriter::InsertSocket(
   return id;
 }
 
-Result<std::vector<int64_t>> HistoryWriter::AdoptOpenRows(
-    const Snapshot& snapshot, int64_t now, WriteStats& stats,
-    std::map<std::pair<int32_t, uint64_t>, int64_t>& processes) {
+Result<int64_t> HistoryWriter::ReopenUnderNewOwner(const Snapshot& snapshot, const Socket& socket,
+                                                   int64_t row, bool was_listener, int64_t now,
+                                                   ProcessRows& processes) {
+  if (Result<void> closed = statements_->close_socket.Bind(1, row).Bind(2, now).Run(); !closed) {
+    return closed.error();
+  }
+  const bool is_listener = socket.direction == Direction::kListen;
+  if (was_listener && !is_listener) {
+    if (Result<void> event = statements_->insert_listener_event.Bind(1, now)
+                                 .Bind(2, int64_t{kListenerDisappeared})
+                                 .Bind(3, row)
+                                 .Run();
+        !event) {
+      return event.error();
+    }
+  }
+  return InsertSocket(snapshot, socket, now, processes, /*listener_event=*/!was_listener);
+}
+
+Result<bool> HistoryWriter::CloseRowsOfAnotherBoot(WriteStats& stats) {
+  if (boot_id_.empty()) return false;
+  std::optional<std::string> stored;
+  {
+    Result<Statement> select = db_->Prepare("SELECT value FROM meta WHERE key = 'boot_id'");
+    if (!select) return select.error();
+    Result<bool> row = select->Step();
+    if (!row) return row.error();
+    if (*row) stored = select->Text(0);
+  }
+  {
+    Result<Statement> remember =
+        db_->Prepare("INSERT OR REPLACE INTO meta(key, value) VALUES('boot_id', ?1)");
+    if (!remember) return remember.error();
+    if (Result<void> written = remember->Bind(1, boot_id_).Run(); !written) return written.error();
+  }
+  if (!stored || stored->empty() || *stored == boot_id_) return false;
+
+  // The sockets died with that boot, at the latest when it last recorded an interval.
+  Result<Statement> last = db_->Prepare(
+      "SELECT COALESCE((SELECT max(at) FROM samples), (SELECT max(opened_at) FROM sockets), 0)");
+  if (!last) return last.error();
+  Result<bool> has_last = last->Step();
+  if (!has_last) return has_last.error();
+  const int64_t ended = *has_last ? last->Int(0) : 0;
+  Result<Statement> events = db_->Prepare(
+      "INSERT INTO listener_events(at, kind, socket_id) SELECT max(opened_at, ?1), 2, id "
+      "FROM sockets WHERE closed_at IS NULL AND direction = 1");
+  if (!events) return events.error();
+  if (Result<void> noted = events->Bind(1, ended).Run(); !noted) return noted.error();
+  Result<Statement> close =
+      db_->Prepare("UPDATE sockets SET closed_at = max(opened_at, ?1) WHERE closed_at IS NULL");
+  if (!close) return close.error();
+  if (Result<void> closed = close->Bind(1, ended).Run(); !closed) return closed.error();
+  const auto count = static_cast<size_t>(sqlite3_changes(db_->handle()));
+  stats.closed += count;
+  spdlog::info(
+      "{} was last written in another boot ({}): its {} open sockets are closed as of its last "
+      "interval, none is carried into this boot ({})",
+      db_->path(), *stored, count, boot_id_);
+  return true;
+}
+
+Result<std::vector<int64_t>> HistoryWriter::AdoptOpenRows(const Snapshot& snapshot, int64_t now,
+                                                          WriteStats& stats,
+                                                          ProcessRows& processes) {
   struct OpenRow {
     int64_t id;
     SocketState state;
     bool listener;
+    std::optional<ProcessKey> owner;  // the row's owner, when it was stored in this boot
     bool matched = false;
   };
   // Every open row, by identity; a socket listed twice has two rows under one identity.
@@ -353,8 +469,15 @@ Result<std::vector<int64_t>> HistoryWriter::AdoptOpenRows(
     stored.inode = static_cast<uint64_t>(select.Int(7));
     stored.protocol_number = static_cast<uint16_t>(select.Int(8));
     by_identity.emplace(SocketIdentity(stored), open_rows.size());
-    open_rows.push_back(
-        OpenRow{select.Int(0), static_cast<SocketState>(select.Int(10)), select.Int(9) != 0});
+    std::optional<ProcessKey> owner;
+    if (!select.IsNull(12) && !boot_id_.empty() && select.Text(11) == boot_id_) {
+      owner =
+          ProcessKey{static_cast<int32_t>(select.Int(12)), static_cast<uint64_t>(select.Int(13)),
+                     static_cast<uint64_t>(select.Int(14)), static_cast<uint64_t>(select.Int(15)),
+                     select.Int(16)};
+    }
+    open_rows.push_back(OpenRow{select.Int(0), static_cast<SocketState>(select.Int(10)),
+                                select.Int(9) != 0, owner});
   }
   select.Reset();
 
@@ -369,6 +492,16 @@ Result<std::vector<int64_t>> HistoryWriter::AdoptOpenRows(
     if (match != nullptr) {
       match->matched = true;
       row_ids[i] = match->id;
+      // The owner execed (or the socket changed hands) while nobody watched.
+      const Process* owner = snapshot.PrimaryOwner(socket);
+      if (match->owner && owner != nullptr && *match->owner != KeyOf(*owner)) {
+        Result<int64_t> row =
+            ReopenUnderNewOwner(snapshot, socket, match->id, match->listener, now, processes);
+        if (!row) return row.error();
+        row_ids[i] = *row;
+        ++stats.owner_changed;
+        continue;
+      }
       if (match->state != socket.state) {
         if (Result<void> changed = statements_->insert_change.Bind(1, match->id)
                                        .Bind(2, now)

@@ -27,12 +27,12 @@ constexpr std::string_view kSocketColumns =
     "s.local_addr, s.local_port, s.remote_addr, s.remote_port, s.cookie, s.inode, s.uid, "
     "s.netns, s.protocol_number, s.interface, s.v6only, s.direction, s.service_port, "
     "s.owner_status, p.pid, p.start_time, p.ppid, p.uid, p.name, p.exe, p.exe_deleted, "
-    "p.cmdline, p.user "
+    "p.cmdline, p.user, p.id, p.exe_device, p.exe_inode, p.exe_mtime_ns "
     "FROM sockets s LEFT JOIN processes p ON p.id = s.process_id ";
 
-// Appends the statement's current row to history.
-void ReadRow(const Statement& row, History& history,
-             std::map<std::pair<int32_t, uint64_t>, uint32_t>& process_index) {
+// Appends the statement's current row to history. process_index: processes.id -> index in the
+// snapshot's processes (one pid and start time may be several identities: an exec).
+void ReadRow(const Statement& row, History& history, std::map<int64_t, uint32_t>& process_index) {
   Snapshot& snapshot = history.snapshot;
   Socket socket;
   history.ids.push_back(row.Int(0));
@@ -55,13 +55,12 @@ void ReadRow(const Statement& row, History& history,
   socket.owner_status = static_cast<OwnerStatus>(row.Int(19));
   socket.owners_begin = static_cast<uint32_t>(snapshot.owner_indices.size());
   if (!row.IsNull(20)) {
-    const auto key =
-        std::make_pair(static_cast<int32_t>(row.Int(20)), static_cast<uint64_t>(row.Int(21)));
+    const int64_t key = row.Int(29);
     auto found = process_index.find(key);
     if (found == process_index.end()) {
       Process process;
-      process.pid = key.first;
-      process.start_time = key.second;
+      process.pid = static_cast<int32_t>(row.Int(20));
+      process.start_time = static_cast<uint64_t>(row.Int(21));
       process.ppid = static_cast<int32_t>(row.Int(22));
       process.uid = static_cast<uint32_t>(row.Int(23));
       process.name = row.Text(24);
@@ -69,6 +68,9 @@ void ReadRow(const Statement& row, History& history,
       process.exe_deleted = row.Int(26) != 0;
       process.cmdline = row.Text(27);
       process.user = row.Text(28);
+      process.exe_device = static_cast<uint64_t>(row.Int(30));
+      process.exe_inode = static_cast<uint64_t>(row.Int(31));
+      process.exe_mtime_ns = row.Int(32);
       found = process_index.emplace(key, static_cast<uint32_t>(snapshot.processes.size())).first;
       snapshot.processes.push_back(std::move(process));
     }
@@ -95,7 +97,7 @@ Result<History> RunSocketQuery(Database& db, const std::string& where,
       history.snapshot.netns = static_cast<uint64_t>(netns->Int(0));
     }
   }
-  std::map<std::pair<int32_t, uint64_t>, uint32_t> process_index;
+  std::map<int64_t, uint32_t> process_index;
   for (;;) {
     Result<bool> row = query->Step();
     if (!row) return Error{fmt::format("cannot query {}: {}", db.path(), row.error().message)};

@@ -35,6 +35,7 @@ void InodeOwnerMap::Add(uint64_t inode, int32_t pid) {
   if (inode == 0) return;
   if ((used_ + 1) * 2 > slots_.size()) Grow();
   Slot& slot = slots_[FindSlot(inode)];
+  if (slot.inode == inode && entries_[slot.last].pid == pid) return;  // another fd, same owner
   const auto entry = static_cast<uint32_t>(entries_.size());
   entries_.push_back({pid, kEnd});
   if (slot.inode == 0) {

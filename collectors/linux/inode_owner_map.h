@@ -16,10 +16,13 @@ class InodeOwnerMap {
  public:
   explicit InodeOwnerMap(size_t expected_inodes = 1024);
 
-  // Records that pid holds a descriptor on inode. Inode 0 is ignored (no socket has it).
+  // Records that pid holds a descriptor on inode. Inode 0 is ignored (no socket has it). A pid is
+  // an owner once however many descriptors it holds on the inode, as long as its adds for that
+  // inode come one after another (a scan adds one process's descriptors together): a shell with
+  // one socket on fds 0, 1 and 2 is one owner, not three.
   void Add(uint64_t inode, int32_t pid);
 
-  // Calls visit(pid) for every pid holding inode, in the order they were added.
+  // Calls visit(pid) for every pid holding inode, once each, in the order they were added.
   template <typename Visit>
   void ForEachOwner(uint64_t inode, Visit visit) const {
     for (uint32_t entry = Head(inode); entry != kEnd; entry = entries_[entry].next) {

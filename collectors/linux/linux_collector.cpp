@@ -81,7 +81,10 @@ class LinuxCollector final : public Collector {
   // The owners from the last full /proc/*/fd scan, reused while nothing could have changed them:
   // the same processes exist and every socket was already there at that scan. A socket passed
   // between running processes (SCM_RIGHTS) or a shared one closed by one of its holders shows
-  // its new owners at the next full scan, at most kRescanEvery later.
+  // its new owners at the next full scan, at most kRescanEvery later. Only which pids hold which
+  // sockets is reused: each owner is still passed through ProcessReader::Read in JoinOwners,
+  // which checks its identity (an execve changes neither pids nor sockets), so the snapshot's
+  // Process values are always this pass's.
   struct OwnerCache {
     linux::OwnerScan scan;
     std::vector<int32_t> pids;             // sorted

@@ -285,6 +285,155 @@ TEST_F(HistoryWriterTest, ProcessesAreStoredOncePerPidAndStartTime) {
             QueryInt(db_, "SELECT process_id FROM sockets WHERE cookie = 1"));
 }
 
+// A process as it is after exec'ing into another binary: same pid and start time, another
+// executable file (device and inode) and whatever name and command line it now has.
+Process Execed(const Process& before, const std::string& exe, uint64_t inode) {
+  Process after = before;
+  after.exe = exe;
+  after.name = exe.substr(exe.rfind('/') + 1);
+  after.cmdline = exe + " 1000";
+  after.exe_device = 2049;
+  after.exe_inode = inode;
+  after.exe_mtime_ns = 1700000000000000000;
+  return after;
+}
+
+// The attack of issue 16: a listener's owner execs into a copy of sleep under /tmp. The history
+// shows the new owner from the moment it was seen, and the old one before it.
+TEST_F(HistoryWriterTest, AnOwnerThatExecsIsANewProcessRowAndItsSocketsANewRow) {
+  Writer writer = NewWriter();
+  Process python = Proc(500, 4200, "python3");
+  python.exe_device = 2049;
+  python.exe_inode = 11;
+  const Process sleeper = Execed(python, "/tmp/x/innocent", 22);
+  WriteOk(writer, SnapshotBuilder(At(0)).Add(Listener(1, "0.0.0.0", 31337), python).Build());
+  const WriteStats stats =
+      WriteOk(writer, SnapshotBuilder(At(1)).Add(Listener(1, "0.0.0.0", 31337), sleeper).Build());
+  EXPECT_EQ(stats.owner_changed, 1u);
+  EXPECT_EQ(stats.opened + stats.closed, 0u) << "the socket itself stayed";
+
+  EXPECT_EQ(Count("processes", "pid = 500 AND start_time = 4200"), 2);
+  EXPECT_EQ(QueryRows(db_,
+                      "SELECT s.opened_at, COALESCE(s.closed_at, -1), p.exe_inode FROM sockets s "
+                      "JOIN processes p ON p.id = s.process_id WHERE s.cookie = 1 ORDER BY s.id",
+                      3),
+            (Rows{{At(0), At(1), 11}, {At(1), -1, 22}}));
+  // The listener never went away: one "appeared", no "disappeared".
+  EXPECT_EQ(QueryRows(db_, "SELECT at, kind FROM listener_events", 2), (Rows{{At(0), 1}}));
+
+  // Point in time: the owner then.
+  Result<History> then = StateAt(db_, At(0));
+  ASSERT_TRUE(then.ok()) << then.error().message;
+  ASSERT_EQ(then->snapshot.sockets.size(), 1u);
+  EXPECT_EQ(then->snapshot.PrimaryOwner(then->snapshot.sockets[0])->exe, "/usr/bin/python3");
+  Result<History> now = StateAt(db_, At(1));
+  ASSERT_TRUE(now.ok()) << now.error().message;
+  ASSERT_EQ(now->snapshot.sockets.size(), 1u);
+  EXPECT_EQ(now->snapshot.PrimaryOwner(now->snapshot.sockets[0])->exe, "/tmp/x/innocent");
+  EXPECT_EQ(now->snapshot.PrimaryOwner(now->snapshot.sockets[0])->exe_inode, 22u);
+  // The port's history lists both lifetimes, each with its own owner (one pid and start time).
+  Result<History> port = PortHistory(db_, 31337, {At(0), At(1)});
+  ASSERT_TRUE(port.ok()) << port.error().message;
+  ASSERT_EQ(port->snapshot.sockets.size(), 2u);
+  EXPECT_EQ(port->snapshot.PrimaryOwner(port->snapshot.sockets[0])->name, "python3");
+  EXPECT_EQ(port->snapshot.PrimaryOwner(port->snapshot.sockets[1])->name, "innocent");
+
+  // Unchanged since: nothing more is written.
+  const WriteStats same =
+      WriteOk(writer, SnapshotBuilder(At(2)).Add(Listener(1, "0.0.0.0", 31337), sleeper).Build());
+  EXPECT_EQ(same.owner_changed + same.opened + same.closed, 0u);
+  EXPECT_EQ(Count("sockets"), 2);
+}
+
+TEST_F(HistoryWriterTest, AnOwnerThatExecedWhileTheAgentWasDownIsSeenAtRestart) {
+  Process python = Proc(500, 4200, "python3");
+  python.exe_inode = 11;
+  {
+    Writer writer = NewWriter();
+    WriteOk(writer, SnapshotBuilder(At(0)).Add(Listener(1, "0.0.0.0", 31337), python).Build());
+  }
+  Writer writer = NewWriter();
+  const WriteStats stats =
+      WriteOk(writer, SnapshotBuilder(At(5))
+                          .Add(Listener(1, "0.0.0.0", 31337), Execed(python, "/tmp/x/innocent", 22))
+                          .Build());
+  EXPECT_EQ(stats.owner_changed, 1u);
+  EXPECT_EQ(QueryRows(db_,
+                      "SELECT s.opened_at, COALESCE(s.closed_at, -1), p.exe_inode FROM sockets s "
+                      "JOIN processes p ON p.id = s.process_id WHERE s.cookie = 1 ORDER BY s.id",
+                      3),
+            (Rows{{At(0), At(5), 11}, {At(5), -1, 22}}));
+}
+
+// A test's own boot: <proc_root>/sys/kernel/random/boot_id says which boot a writer runs in.
+WriterOptions InBoot(const TempDir& proc, const std::string& boot_id) {
+  proc.WriteFile("sys/kernel/random/boot_id", boot_id + "\n");
+  WriterOptions options;
+  options.proc_root = proc.path();
+  return options;
+}
+
+TEST_F(HistoryWriterTest, RowsLeftOpenByAnotherBootAreClosedAtItsLastSampleAndNeverAdopted) {
+  TempDir proc;
+  const Process sshd = Proc(100, 5000, "sshd");
+  {
+    Writer writer = NewWriter(InBoot(proc, "0b6b2a7e-3f1c-4c2e-9d55-aaaaaaaaaaaa"));
+    WriteOk(writer, Host(0));
+    WriteOk(writer, Host(2));  // the last interval that boot recorded
+  }
+  EXPECT_EQ(QueryRows(db_,
+                      "SELECT count(*) FROM meta WHERE key = 'boot_id' AND value = "
+                      "'0b6b2a7e-3f1c-4c2e-9d55-aaaaaaaaaaaa'",
+                      1),
+            (Rows{{1}}));
+  const int64_t rows_before = Count("sockets");
+  const int64_t sshd_row = RowOf(1);
+
+  // Reboot. Cookies, inodes, pids and start times start over and collide with the old ones: the
+  // same listener cookie, the same sshd pid and start time.
+  Writer writer = NewWriter(InBoot(proc, "0b6b2a7e-3f1c-4c2e-9d55-bbbbbbbbbbbb"));
+  const WriteStats stats =
+      WriteOk(writer, SnapshotBuilder(At(9)).Add(Listener(1, "0.0.0.0", 22), sshd).Build());
+  EXPECT_EQ(stats.closed, static_cast<size_t>(rows_before));
+  EXPECT_EQ(stats.opened, 1u);
+  EXPECT_EQ(Count("sockets"), rows_before + 1);
+  EXPECT_EQ(Count("sockets", "closed_at = " + std::to_string(At(2))), rows_before)
+      << "every row of the old boot closed at its last sample";
+  EXPECT_EQ(Count("sockets", "closed_at IS NULL"), 1);
+  EXPECT_EQ(QueryInt(db_, "SELECT opened_at FROM sockets WHERE closed_at IS NULL"), At(9));
+  EXPECT_NE(QueryInt(db_, "SELECT id FROM sockets WHERE closed_at IS NULL"), sshd_row);
+  // The old listeners (sshd's and the resolver's) disappeared when that boot ended; the new
+  // one appeared now.
+  EXPECT_EQ(QueryRows(db_, "SELECT at, kind FROM listener_events ORDER BY at, id", 2),
+            (Rows{{At(0), 1}, {At(0), 1}, {At(2), 2}, {At(2), 2}, {At(9), 1}}));
+  // pid + start time + boot id: the new sshd is a process row of its own.
+  EXPECT_EQ(Count("processes", "pid = 100 AND start_time = 5000"), 2);
+  EXPECT_EQ(QueryRows(db_,
+                      "SELECT count(*) FROM meta WHERE key = 'boot_id' AND value = "
+                      "'0b6b2a7e-3f1c-4c2e-9d55-bbbbbbbbbbbb'",
+                      1),
+            (Rows{{1}}));
+  // What was open before the old boot's last interval is still answered as it was.
+  Result<History> then = StateAt(db_, At(1));
+  ASSERT_TRUE(then.ok()) << then.error().message;
+  EXPECT_EQ(then->ids.size(), static_cast<size_t>(rows_before));
+}
+
+TEST_F(HistoryWriterTest, ARestartInTheSameBootAdoptsItsRows) {
+  TempDir proc;
+  const std::string boot = "0b6b2a7e-3f1c-4c2e-9d55-cccccccccccc";
+  {
+    Writer writer = NewWriter(InBoot(proc, boot));
+    WriteOk(writer, Host(0));
+  }
+  const int64_t rows_before = Count("sockets");
+  Writer writer = NewWriter(InBoot(proc, boot));
+  const WriteStats stats = WriteOk(writer, Host(3));
+  EXPECT_EQ(stats.opened + stats.closed + stats.owner_changed, 0u);
+  EXPECT_EQ(Count("sockets"), rows_before);
+  EXPECT_EQ(Count("processes"), 2);
+}
+
 TEST_F(HistoryWriterTest, ListenerAppearedAndDisappearedEvents) {
   Writer writer = NewWriter();
   WriteOk(writer,

@@ -79,5 +79,35 @@ TEST_F(SchemaOneDatabase, UpgradesAndKeepsAnsweringPointInTimeQueries) {
   EXPECT_TRUE(after->ids.empty());
 }
 
+TEST_F(SchemaOneDatabase, UpgradeKeepsEveryProcessAndTheSocketsThatReferToIt) {
+  Result<Database> db = Database::Open(path_);
+  ASSERT_TRUE(db.ok()) << db.error().message;
+  EXPECT_GT(QueryInt(*db, "SELECT count(*) FROM sockets WHERE process_id IS NOT NULL"), 0);
+  EXPECT_EQ(QueryInt(*db,
+                     "SELECT count(*) FROM sockets s WHERE s.process_id IS NOT NULL AND NOT "
+                     "EXISTS (SELECT 1 FROM processes p WHERE p.id = s.process_id)"),
+            0);
+  // Processes recorded before boot ids and executable identities: unknown, not made up.
+  EXPECT_EQ(QueryInt(*db, "SELECT count(*) FROM processes WHERE boot_id != '' OR exe_inode != 0"),
+            0);
+  EXPECT_EQ(QueryInt(*db, "PRAGMA foreign_keys"), 1) << "back on once migrated";
+  EXPECT_EQ(QueryInt(*db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+  // A process that was recorded then and execs now is a second row under the same pid.
+  Result<History> open = StateAt(*db, kListenerOpen);
+  ASSERT_TRUE(open.ok()) << open.error().message;
+  ASSERT_FALSE(open->snapshot.processes.empty());
+  collectors::Process execed = open->snapshot.processes.front();
+  execed.exe_inode = 77;
+  Result<HistoryWriter> writer = HistoryWriter::Create(*db, {});
+  ASSERT_TRUE(writer.ok()) << writer.error().message;
+  ASSERT_TRUE(writer
+                  ->Write(portwatch::testing::SnapshotBuilder(kLastSample + 1000)
+                              .Add(portwatch::testing::Listener(99, "0.0.0.0", 4444), execed)
+                              .Build())
+                  .ok());
+  EXPECT_EQ(
+      QueryInt(*db, "SELECT count(*) FROM processes WHERE pid = " + std::to_string(execed.pid)), 2);
+}
+
 }  // namespace
 }  // namespace portwatch::store

@@ -4,6 +4,7 @@
 // recording holds only its sockets; elsewhere it records the host's, and finds its own by inode.
 // The recorder runs as a child of the test, which opens and closes sockets while it records.
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -389,6 +390,84 @@ TEST(RecordCommand, RecordsANetworkNamespaceWithoutSockets) {
   const CommandResult now = Portwatch({"history", "--db", db, "--at", "now", "--json"});
   EXPECT_EQ(now.exit_code, 0) << Describe(now);
   EXPECT_EQ(now.out.find("\"inode\""), std::string::npos) << "no sockets: " << Describe(now);
+}
+
+// The attack of issue 16, end to end: a python3 listener execs into a copy of sleep in a temp
+// directory while `portwatch record` runs. The history shows python3 as the owner until the exec
+// and the copy after it: `--port` lists the listener twice (one row per owner, the first closed
+// when the second opens), `--at` names the owner of each moment and `--socket` the row's owner.
+TEST(RecordCommand, HistoryShowsTheNewOwnerOfAListenerWhoseOwnerExeced) {
+  OwnNamespaces own(OwnNamespaces::Scope::kNetwork);
+  if (!std::filesystem::exists("/usr/bin/python3")) GTEST_SKIP() << "needs /usr/bin/python3";
+  TempDir dir;
+  const std::string copy = dir.path() + "/innocent";
+  std::filesystem::copy_file("/bin/sleep", copy);
+  std::filesystem::permissions(copy, std::filesystem::perms::owner_all);
+  const std::string db = dir.path() + "/history.db";
+
+  TestSocket listener = Listen(AF_INET, "0.0.0.0");
+  int go[2];
+  ASSERT_EQ(pipe2(go, O_CLOEXEC), 0);
+  // python3 holds the listener and, when told, execs into the copy keeping it.
+  const std::string script =
+      "import os, sys\n"
+      "fd, go = int(sys.argv[1]), int(sys.argv[2])\n"
+      "os.read(go, 1)\n"
+      "os.set_inheritable(fd, True)\n"
+      "os.execv(sys.argv[3], [sys.argv[3], '1000'])\n";
+  std::unique_ptr<portwatch::testing::ChildProcess> python = portwatch::testing::ChildProcess::Exec(
+      {"/usr/bin/python3", "-c", script, std::to_string(listener.fd.get()), std::to_string(go[0]),
+       copy},
+      {listener.fd.get(), go[0]});
+  listener.fd.Reset();
+  close(go[0]);
+
+  Recording record(dir, {"--db", db, "--for", "5s", "--interval", "200ms"});
+  ASSERT_TRUE(WaitFor([&] { return !SampleTimes(db).empty(); }, std::chrono::seconds(3)))
+      << record.Stderr();
+  const int64_t before_ms = (NowMillis() / 1000 + 1) * 1000;
+  SleepUntil(before_ms + 400);
+  ASSERT_EQ(write(go[1], "x", 1), 1);
+  close(go[1]);
+  const std::string exe_link = "/proc/" + std::to_string(python->pid()) + "/exe";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::error_code error;
+        return std::filesystem::read_symlink(exe_link, error) == copy;
+      },
+      std::chrono::seconds(5)));
+  const int64_t execed_ms = NowMillis();
+  const int64_t after_ms = (execed_ms / 1000 + 2) * 1000;
+  ASSERT_EQ(record.Wait(std::chrono::seconds(15)), 0) << record.Stderr();
+  ASSERT_GT(SampleTimes(db).back(), after_ms) << "the recording ended too early";
+
+  const auto history = [&db](std::vector<std::string> args) {
+    args.insert(args.begin(), {"history", "--db", db});
+    args.push_back("--json");
+    return ExpectJsonArray(Portwatch(args));
+  };
+  std::vector<json> rows;
+  for (const json& row : history({"--port", std::to_string(listener.port), "--since", "1h"})) {
+    if (row.value("inode", uint64_t{0}) == listener.inode) rows.push_back(row);
+  }
+  ASSERT_EQ(rows.size(), 2u) << "one row per owner";
+  EXPECT_EQ(rows[0].value("pid", 0), python->pid());
+  EXPECT_EQ(rows[1].value("pid", 0), python->pid());
+  EXPECT_TRUE(rows[0].value("exe", "").starts_with("/usr/bin/python3")) << rows[0].dump();
+  EXPECT_EQ(rows[1].value("exe", ""), copy) << rows[1].dump();
+  EXPECT_EQ(rows[1].value("process", ""), "innocent") << rows[1].dump();
+  ASSERT_TRUE(rows[0]["closed_at"].is_number()) << rows[0].dump();
+  EXPECT_EQ(rows[0]["closed_at"], rows[1]["opened_at"]) << "the new owner takes over";
+  EXPECT_GE(rows[0]["closed_at"].get<int64_t>(), before_ms);
+  EXPECT_LE(rows[0]["closed_at"].get<int64_t>(), execed_ms + 1000) << "within a few intervals";
+
+  const json then = FindInode(history({"--at", IsoUtc(before_ms)}), listener.inode);
+  EXPECT_TRUE(then.value("exe", "").starts_with("/usr/bin/python3")) << then.dump();
+  const json now = FindInode(history({"--at", IsoUtc(after_ms)}), listener.inode);
+  EXPECT_EQ(now.value("exe", ""), copy) << now.dump();
+  const json socket = history({"--socket", std::to_string(rows[1].value("id", int64_t{0}))});
+  ASSERT_EQ(socket.size(), 1u) << socket.dump();
+  EXPECT_EQ(socket[0].value("exe", ""), copy) << socket.dump();
 }
 
 }  // namespace

@@ -1,23 +1,30 @@
 // Integration tests of the Linux collector against real sockets on this host.
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <linux/if_ether.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <thread>
 
 #include "collectors/collector.h"
+#include "tests/support/namespaces.h"
 #include "tests/support/sockets.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/wait_for.h"
 
 namespace portwatch::collectors {
 namespace {
@@ -29,7 +36,10 @@ using portwatch::testing::ConnectLoopback;
 using portwatch::testing::Fd;
 using portwatch::testing::InodeOf;
 using portwatch::testing::Listen;
+using portwatch::testing::OwnNamespaces;
+using portwatch::testing::TempDir;
 using portwatch::testing::TestSocket;
+using portwatch::testing::WaitFor;
 using ::testing::UnorderedElementsAre;
 
 Snapshot Collect(CollectorOptions options = {}) {
@@ -171,6 +181,83 @@ TEST(LinuxCollector, KeepsEveryOwnerOfASharedSocketWithTheParentFirst) {
   ASSERT_EQ(pids.size(), 2u);
   EXPECT_EQ(pids.front(), std::min(getpid(), child.pid()));
   EXPECT_THAT(pids, UnorderedElementsAre(getpid(), child.pid()));
+}
+
+TEST(LinuxCollector, OneProcessWithASocketOnSeveralDescriptorsIsOneOwner) {
+  // A reverse shell: the socket on stdin, stdout and stderr of one process ("bash +2" before).
+  TestSocket listener = Listen(AF_INET, "127.0.0.1");
+  const int fd = listener.fd.get();
+  ChildProcess child([fd] {
+    for (int target = 0; target < 3; ++target) dup2(fd, target);
+    close(fd);
+  });
+  listener.fd.Reset();
+  const Snapshot snapshot = Collect();
+  const Socket* socket = FindInode(snapshot, listener.inode);
+  ASSERT_NE(socket, nullptr);
+  EXPECT_EQ(OwnerPids(snapshot, *socket), std::vector<int32_t>{child.pid()});
+  EXPECT_EQ(socket->owner_count, 1u);
+}
+
+// What the exec test's child runs on SIGUSR1 (set before the fork).
+int exec_fd = -1;
+const char* exec_path = nullptr;
+void ExecOnSignal(int) {
+  fcntl(exec_fd, F_SETFD, 0);  // the listener is kept across the exec
+  execl(exec_path, "innocent", "1000", static_cast<char*>(nullptr));
+  _exit(127);
+}
+
+// The attack of issue 16: a process holding a listener execs into another binary (a copy of sleep
+// in a temp directory). Pid and start time stay; the next snapshot must show the new executable,
+// whether the collector scans /proc again or reuses its last owner scan (an exec changes neither
+// the pids nor the sockets).
+TEST(LinuxCollector, AnOwnerThatExecsIsShownAsItsNewExecutableAtTheNextSnapshot) {
+  OwnNamespaces own(OwnNamespaces::Scope::kNetwork);
+  TempDir dir;
+  const std::string copy = dir.path() + "/innocent";
+  std::filesystem::copy_file("/bin/sleep", copy);
+  std::filesystem::permissions(copy, std::filesystem::perms::owner_all);
+  TestSocket listener = Listen(AF_INET, "0.0.0.0");
+  exec_fd = listener.fd.get();
+  exec_path = copy.c_str();
+  // The child holds the listener and execs when told (SIGUSR1: execve is async-signal-safe).
+  ChildProcess child([] { signal(SIGUSR1, ExecOnSignal); });
+  listener.fd.Reset();
+
+  std::unique_ptr<Collector> collector = MakeCollector({});
+  for (int pass = 0; pass < 2; ++pass) {  // the second pass serves the owner from the cache
+    Result<Snapshot> before = collector->Collect();
+    ASSERT_TRUE(before.ok()) << before.error().message;
+    const Socket* socket = FindInode(*before, listener.inode);
+    ASSERT_NE(socket, nullptr);
+    ASSERT_NE(before->PrimaryOwner(*socket), nullptr);
+    EXPECT_NE(before->PrimaryOwner(*socket)->exe, copy);
+  }
+
+  ASSERT_EQ(kill(child.pid(), SIGUSR1), 0);
+  const std::string exe_link = "/proc/" + std::to_string(child.pid()) + "/exe";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::error_code error;
+        return std::filesystem::read_symlink(exe_link, error) == copy;
+      },
+      std::chrono::seconds(5)));
+
+  Result<Snapshot> after = collector->Collect();
+  ASSERT_TRUE(after.ok()) << after.error().message;
+  const Socket* socket = FindInode(*after, listener.inode);
+  ASSERT_NE(socket, nullptr);
+  const Process* owner = after->PrimaryOwner(*socket);
+  ASSERT_NE(owner, nullptr);
+  struct stat file;
+  ASSERT_EQ(stat(copy.c_str(), &file), 0);
+  EXPECT_EQ(owner->pid, child.pid());
+  EXPECT_EQ(owner->exe, copy);
+  EXPECT_EQ(owner->name, "innocent");
+  EXPECT_EQ(owner->cmdline, "innocent 1000");
+  EXPECT_EQ(owner->exe_inode, static_cast<uint64_t>(file.st_ino));
+  EXPECT_EQ(owner->exe_device, static_cast<uint64_t>(file.st_dev));
 }
 
 TEST(LinuxCollector, TimeWaitSocketsAreKernelOwned) {

@@ -1,7 +1,10 @@
 #include "collectors/linux/process_reader.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <filesystem>
 
 #include "tests/support/temp_dir.h"
 
@@ -87,6 +90,65 @@ TEST(ProcessReader, CachesByPidAndStartTimeSoAReusedPidIsReadAfresh) {
   const auto reused = reader.Read(500);
   EXPECT_EQ(reused->name, "second");
   EXPECT_EQ(reused->cmdline, "second");
+}
+
+TEST(ProcessReader, AnExecIntoAnotherBinaryIsReadAfreshUnderTheSamePidAndStartTime) {
+  TempDir proc;
+  TempDir bin;
+  const std::string python = bin.WriteFile("python3", "interpreter");
+  const std::string sleeper = bin.WriteFile("sleep", "another binary");
+  WriteProcess(proc, 700, "python3", 1000, 42, "python3 listener.py");
+  proc.Symlink("700/exe", python);
+  ProcessReader reader(proc.path());
+  const auto before = reader.Read(700);
+  ASSERT_TRUE(before);
+  struct stat python_file;
+  ASSERT_EQ(stat(python.c_str(), &python_file), 0);
+  EXPECT_EQ(before->exe_inode, python_file.st_ino);
+  EXPECT_EQ(before->exe_device, python_file.st_dev);
+  EXPECT_NE(before->exe_mtime_ns, 0);
+
+  // execve: same pid, same start time, new executable (the exe link's target changes), and the
+  // cmdline with it. comm is left as it was, as a program that renames itself back would.
+  std::filesystem::remove(proc.path() + "/700/exe");
+  proc.Symlink("700/exe", sleeper);
+  proc.WriteFile("700/cmdline", std::string("/tmp/sleep\0"
+                                            "1000\0",
+                                            16));
+  const auto after = reader.Read(700);
+  ASSERT_TRUE(after);
+  struct stat sleeper_file;
+  ASSERT_EQ(stat(sleeper.c_str(), &sleeper_file), 0);
+  EXPECT_EQ(after->exe, sleeper);
+  EXPECT_EQ(after->exe_inode, sleeper_file.st_ino);
+  EXPECT_EQ(after->cmdline, "/tmp/sleep 1000");
+  EXPECT_EQ(reader.identity_changes(), 1u);
+  EXPECT_EQ(reader.cache_hits(), 0u);
+
+  // Unchanged since: a cache hit again.
+  EXPECT_EQ(reader.Read(700)->exe, sleeper);
+  EXPECT_EQ(reader.cache_hits(), 1u);
+}
+
+TEST(ProcessReader, ANewCommOrNewCredentialsAreReadAfresh) {
+  TempDir proc;
+  WriteProcess(proc, 800, "worker", 1000, 7, "worker");
+  ProcessReader reader(proc.path());
+  EXPECT_EQ(reader.Read(800)->uid, 1000u);
+
+  // prctl(PR_SET_NAME): comm changes in stat; the whole process is read again.
+  proc.WriteFile("800/stat", Stat(800, "sshd", 1, 7));
+  proc.WriteFile("800/cmdline", "renamed");
+  const auto renamed = reader.Read(800);
+  EXPECT_EQ(renamed->name, "sshd");
+  EXPECT_EQ(renamed->cmdline, "renamed");
+
+  // New credentials: the owner of /proc/PID/stat (the effective uid while dumpable) changes.
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to chown the fake stat file";
+  proc.WriteFile("800/status", "Name:\tsshd\nUid:\t0\t0\t0\t0\n");
+  ASSERT_EQ(chown((proc.path() + "/800/stat").c_str(), 4242, 4242), 0);
+  EXPECT_EQ(reader.Read(800)->uid, 0u);
+  EXPECT_EQ(reader.identity_changes(), 2u);
 }
 
 TEST(ProcessReader, FinishPassForgetsProcessesNotSeenInThePass) {
