@@ -25,6 +25,10 @@ struct HostNetwork {
   // TcpExt counters since the namespace was created; nullopt where they cannot be read.
   std::optional<uint64_t> listen_overflows;  // accept queue full
   std::optional<uint64_t> listen_drops;      // SYNs dropped on a listener for any reason
+  // What moves in a SYN flood with syncookies on, where the accept queue never fills:
+  std::optional<uint64_t> syncookies_sent;         // SYN-ACKs answered with a cookie
+  std::optional<uint64_t> req_queue_full_cookies;  // TCPReqQFullDoCookies: SYN queue full, cookie
+  std::optional<uint64_t> req_queue_full_drops;    // TCPReqQFullDrop: SYN queue full, no cookie
 };
 
 struct Snapshot {

@@ -1,7 +1,9 @@
 // `portwatch rules check FILE...`: whether rules files load, and what they hold.
 //
 // The files are checked together, as the agent loads them: lists are shared and rule ids must be
-// unique across them. Every problem is one "FILE:LINE: message" line on stderr.
+// unique across them. Every problem is one "FILE:LINE: message" line on stderr; so is every
+// warning ("FILE:LINE: warning: message"), such as a process matched by a name it can choose,
+// which does not change the exit status.
 
 #include <fmt/format.h>
 
@@ -38,6 +40,11 @@ int RunRulesCheck(const RulesCheckFlags& flags) {
   if (!loaded) {
     fmt::print(stderr, "{}\n", loaded.error().message);
     return kExitUsage;
+  }
+  // Loaded, but weaker than it reads: on stderr, as problems are, and without failing.
+  for (const std::string& warning : loaded->warnings) {
+    const size_t colon = warning.find(": ");
+    fmt::print(stderr, "{}: warning: {}\n", warning.substr(0, colon), warning.substr(colon + 2));
   }
   for (const rules::RulesFileSummary& file : loaded->files) {
     fmt::print("{}: {}, {}\n", file.path, Count(file.rules, "rule"), Count(file.lists, "list"));

@@ -8,6 +8,7 @@
 
 #include "agent/replace_file.h"
 #include "agent/rules/subject.h"
+#include "agent/rules/udp_settle.h"
 #include "collectors/parse_number.h"
 #include "collectors/ports.h"
 
@@ -20,9 +21,14 @@ using collectors::Protocol;
 bool ProgramMatches(const std::string& pattern, const collectors::Process* owner) {
   if (pattern.empty()) return true;
   if (owner == nullptr) return false;
-  const bool is_path = pattern.find('/') != std::string::npos;
-  const std::string& text = is_path ? owner->exe : owner->name;
-  return !text.empty() && fnmatch(pattern.c_str(), text.c_str(), 0) == 0;
+  if (pattern.find('/') != std::string::npos) {
+    return !owner->exe.empty() && fnmatch(pattern.c_str(), owner->exe.c_str(), 0) == 0;
+  }
+  // A name: the executable's file name, which prctl(PR_SET_NAME) cannot change; the process's
+  // own name only when its executable could not be read (and so the entry was learned by name).
+  if (owner->exe.empty()) return fnmatch(pattern.c_str(), owner->name.c_str(), 0) == 0;
+  const std::string file = owner->exe.substr(owner->exe.rfind('/') + 1);
+  return fnmatch(pattern.c_str(), file.c_str(), 0) == 0;
 }
 
 bool EntryMatches(const BaselineEntry& entry, const collectors::Socket& socket,
@@ -46,13 +52,8 @@ BaselineEntry EntryFor(const collectors::Socket& socket, const collectors::Proce
   return entry;
 }
 
-bool IsBaselineListener(const collectors::Socket& socket, const collectors::HostNetwork& host) {
-  if (socket.direction != collectors::Direction::kListen || !socket.HasPorts()) return false;
-  if (socket.protocol == Protocol::kUdp && socket.local.port >= host.ephemeral_first &&
-      socket.local.port <= host.ephemeral_last) {
-    return false;
-  }
-  return true;
+bool IsBaselineListener(const collectors::Socket& socket) {
+  return socket.direction == collectors::Direction::kListen && socket.HasPorts();
 }
 
 bool Baseline::Allows(const collectors::Socket& socket, const collectors::Process* owner) const {
@@ -64,10 +65,14 @@ bool Baseline::Allows(const collectors::Socket& socket, const collectors::Proces
 int Baseline::Learn(const collectors::Snapshot& snapshot) {
   int added = 0;
   for (const collectors::Socket& socket : snapshot.sockets) {
-    if (!IsBaselineListener(socket, snapshot.host)) continue;
+    if (!IsBaselineListener(socket)) continue;
     const collectors::Process* owner = snapshot.PrimaryOwner(socket);
     if (Allows(socket, owner)) continue;
-    entries_.push_back(EntryFor(socket, owner));
+    BaselineEntry entry = EntryFor(socket, owner);
+    // A program with unconnected UDP sockets in the ephemeral range picks a new port each time
+    // (a resolver's queries): it is allowed any UDP port, not the one port seen today.
+    if (MaybeTransientUdp(socket, snapshot.host)) entry.port.reset();
+    entries_.push_back(std::move(entry));
     ++added;
   }
   return added;

@@ -5,9 +5,12 @@
 //     - {program: /usr/sbin/sshd, protocol: tcp, port: 22, user: root, exposure: all}
 //
 // An entry matches a listener when every field it sets matches: `program` is a glob over the
-// executable's path when it contains a '/', else over the process name; leaving a field out
+// executable's path when it contains a '/', else over its file name; leaving a field out
 // matches any value (an entry `{program: /usr/sbin/nginx}` allows nginx on every port). Never a
-// pid: a baseline survives restarts. A plain value; thread-compatible.
+// pid: a baseline survives restarts. Learn records the executable's path; a bare name written by
+// hand matches the executable's file name (the process name only when the path is unknown), so
+// prctl(PR_SET_NAME) passes no entry, though a copy of a binary under that name passes a bare one.
+// A plain value; thread-compatible.
 #pragma once
 
 #include <optional>
@@ -49,11 +52,13 @@ class Baseline {
   std::vector<BaselineEntry> entries_;
 };
 
-// The exact entry for one listener: program (exe path, else name), protocol, port, user, exposure.
+// The exact entry for one listener: program (the exe path; the name only when the path could not
+// be read), protocol, port, user, exposure.
 BaselineEntry EntryFor(const collectors::Socket& socket, const collectors::Process* owner);
 
-// Listeners the baseline is about: TCP listeners and bound, unconnected UDP sockets outside the
-// ephemeral port range (those are mostly DNS and NTP clients, never the same port twice).
-bool IsBaselineListener(const collectors::Socket& socket, const collectors::HostNetwork& host);
+// Listeners the baseline is about: TCP listeners and every bound, unconnected UDP socket (anyone
+// can send to one). Those inside the ephemeral range may be a client's transient sockets: the
+// detectors wait for them to settle (udp_settle.h), and Learn allows their program any UDP port.
+bool IsBaselineListener(const collectors::Socket& socket);
 
 }  // namespace portwatch::agent::rules

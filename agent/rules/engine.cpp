@@ -14,7 +14,20 @@ namespace {
 // Parent names from the snapshot's processes first, then from the system, once per evaluation.
 class SnapshotContext final : public ConditionContext {
  public:
-  explicit SnapshotContext(const collectors::Snapshot& snapshot) : snapshot_(snapshot) {}
+  SnapshotContext(const collectors::Snapshot& snapshot, ExeFacts& facts)
+      : snapshot_(snapshot), facts_(facts) {}
+
+  std::optional<std::string> ExeSha256(const collectors::Process& process) override {
+    const auto [cached, inserted] = sha256s_.try_emplace(&process);
+    if (inserted) cached->second = facts_.Sha256(process);
+    return cached->second;
+  }
+
+  std::string ExePackage(const collectors::Process& process) override {
+    const auto [cached, inserted] = packages_.try_emplace(&process);
+    if (inserted) cached->second = facts_.Package(process);
+    return cached->second;
+  }
 
   std::string ParentName(int32_t ppid) override {
     const auto cached = names_.find(ppid);
@@ -30,12 +43,17 @@ class SnapshotContext final : public ConditionContext {
 
  private:
   const collectors::Snapshot& snapshot_;
+  ExeFacts& facts_;
   std::unordered_map<int32_t, std::string> names_;
+  // Per process of this snapshot, so a rule over a thousand sockets asks once.
+  std::unordered_map<const collectors::Process*, std::optional<std::string>> sha256s_;
+  std::unordered_map<const collectors::Process*, std::string> packages_;
 };
 
 }  // namespace
 
-Engine::Engine(const RuleSet& rules) : detectors_(MakeDetectors(rules.detectors)) {
+Engine::Engine(const RuleSet& rules)
+    : detectors_(MakeDetectors(rules.detectors)), exe_facts_(std::make_shared<ExeFacts>()) {
   for (const Rule& rule : rules.rules) {
     if (rule.enabled) rules_.push_back(rule);
   }
@@ -63,7 +81,7 @@ bool Engine::Excepted(const std::vector<Condition>& exceptions,
 }
 
 std::vector<Finding> Engine::Evaluate(const collectors::Snapshot& snapshot, int64_t now_ms) {
-  SnapshotContext context(snapshot);
+  SnapshotContext context(snapshot, *exe_facts_);
   std::vector<Finding> findings;
 
   // 1. The built-in detectors, each less its exceptions.

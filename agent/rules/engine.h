@@ -14,6 +14,7 @@
 
 #include "agent/rules/baseline.h"
 #include "agent/rules/detector.h"
+#include "agent/rules/exe_facts.h"
 #include "agent/rules/finding.h"
 #include "agent/rules/rule.h"
 
@@ -34,6 +35,10 @@ class Engine {
   // The agent's own pid: findings whose evidence is one of its sockets are dropped, so the agent
   // never alerts on its API listener or its webhook connections. 0 (the default): none.
   void SetSelf(int32_t pid) { self_pid_ = pid; }
+  // Where `sha256:` and `package:` conditions get their answers (by default the real /proc and
+  // dpkg database); shared, so a reloaded engine can keep the hashes already computed.
+  void SetExeFacts(std::shared_ptr<ExeFacts> facts) { exe_facts_ = std::move(facts); }
+  const std::shared_ptr<ExeFacts>& exe_facts() const { return exe_facts_; }
 
   std::vector<Finding> Evaluate(const collectors::Snapshot& snapshot, int64_t now_ms);
 
@@ -50,6 +55,7 @@ class Engine {
   std::unordered_set<std::string> accepted_;
   int32_t self_pid_ = 0;
   std::optional<collectors::HostNetwork> previous_host_;
+  std::shared_ptr<ExeFacts> exe_facts_;
 };
 
 }  // namespace portwatch::agent::rules

@@ -30,6 +30,19 @@ PortSet Ports(std::initializer_list<uint16_t> ports) {
   return set;
 }
 
+// Absolute paths under /usr, each with its twin without /usr for systems without /usr-merge
+// (/sbin/dhclient, /lib/systemd/systemd-networkd on Debian 10): both are root's directories.
+std::vector<std::string> Installed(std::initializer_list<const char*> paths) {
+  std::vector<std::string> all;
+  for (const std::string path : paths) {
+    all.push_back(path);
+    for (const char* top : {"/usr/bin/", "/usr/sbin/", "/usr/lib/"}) {
+      if (path.starts_with(top)) all.push_back(path.substr(4));
+    }
+  }
+  return all;
+}
+
 }  // namespace
 
 bool PortSet::Contains(uint16_t port) const {
@@ -42,8 +55,8 @@ bool Condition::empty() const {
   return protocols.empty() && states.empty() && !local_ports && !remote_ports &&
          exposures.empty() && remote_networks.empty() && local_networks.empty() &&
          directions.empty() && categories.empty() && remote_classes.empty() &&
-         process_names.empty() && exe_paths.empty() && users.empty() && uids.empty() &&
-         parents.empty();
+         process_names.empty() && exe_paths.empty() && packages.empty() && sha256s.empty() &&
+         users.empty() && uids.empty() && parents.empty();
 }
 
 bool Matches(const Condition& condition, const collectors::Socket& socket,
@@ -72,6 +85,7 @@ bool Matches(const Condition& condition, const collectors::Socket& socket,
     return false;
   }
   const bool tests_process = !condition.process_names.empty() || !condition.exe_paths.empty() ||
+                             !condition.packages.empty() || !condition.sha256s.empty() ||
                              !condition.users.empty() || !condition.parents.empty();
   if (!condition.uids.empty()) {
     // The socket's own uid is known even when its owner is not.
@@ -87,41 +101,66 @@ bool Matches(const Condition& condition, const collectors::Socket& socket,
   if (!condition.parents.empty() && !Glob(condition.parents, context.ParentName(owner->ppid))) {
     return false;
   }
+  // The costly tests last, and only when every other test passed: each may read the whole file.
+  if (!condition.sha256s.empty()) {
+    const std::optional<std::string> sha256 = context.ExeSha256(*owner);
+    if (!sha256 || !OneOf(condition.sha256s, *sha256)) return false;
+  }
+  if (!condition.packages.empty()) {
+    const std::string package = context.ExePackage(*owner);
+    if (package.empty() || !Glob(condition.packages, package)) return false;
+  }
   return true;
 }
 
 bool ProgramIsOneOf(const std::vector<std::string>& programs, const collectors::Process& process) {
+  if (process.exe.empty()) return false;  // what it is is unknown: not one of them
   const size_t slash = process.exe.rfind('/');
   const std::string file = slash == std::string::npos ? process.exe : process.exe.substr(slash + 1);
   return std::any_of(programs.begin(), programs.end(), [&](const std::string& glob) {
-    if (glob.find('/') != std::string::npos) {
-      return fnmatch(glob.c_str(), process.exe.c_str(), 0) == 0;
-    }
-    return fnmatch(glob.c_str(), process.name.c_str(), 0) == 0 ||
-           (!file.empty() && fnmatch(glob.c_str(), file.c_str(), 0) == 0);
+    const std::string& text = IsBareProgramName(glob) ? file : process.exe;
+    return !text.empty() && fnmatch(glob.c_str(), text.c_str(), 0) == 0;
   });
 }
 
+bool IsBareProgramName(const std::string& glob) { return glob.find('/') == std::string::npos; }
+
 DetectorsConfig DefaultDetectors() {
   DetectorsConfig config;
-  // Programs that normally hold a well-known service port. A port missing here is not checked.
+  // Programs that normally hold a well-known service port, by the absolute paths Debian, Ubuntu
+  // and RHEL-family packages install them to (a name would pass any process calling itself so).
+  // A port missing here is not checked.
   config.service_owners = {
-      {21, {"vsftpd", "proftpd", "pure-ftpd*", "in.ftpd"}},
-      {22, {"sshd", "sshd-session", "dropbear"}},
-      {25, {"master", "smtpd", "exim4", "exim", "sendmail", "opensmtpd"}},
+      {21, Installed({"/usr/sbin/vsftpd", "/usr/sbin/proftpd", "/usr/sbin/pure-ftpd*",
+                      "/usr/sbin/in.ftpd"})},
+      // sshd, OpenSSH 9.8's per-connection sshd-session (Debian, RHEL, Arch spellings), Dropbear,
+      // and systemd holding the socket for ssh.socket activation (Ubuntu's default since 22.10).
+      {22, Installed({"/usr/sbin/sshd", "/usr/lib/openssh/sshd-session",
+                      "/usr/libexec/openssh/sshd-session", "/usr/lib/ssh/sshd-session",
+                      "/usr/sbin/dropbear", "/usr/lib/systemd/systemd"})},
+      {25, Installed({"/usr/lib/postfix/sbin/master", "/usr/libexec/postfix/master",
+                      "/usr/lib/postfix/sbin/smtpd", "/usr/libexec/postfix/smtpd",
+                      "/usr/sbin/exim4", "/usr/sbin/exim", "/usr/sbin/sendmail*", "/usr/sbin/smtpd",
+                      "/usr/sbin/opensmtpd"})},
       {53,
-       {"named", "unbound", "dnsmasq", "systemd-resolve", "coredns", "pdns_server", "pdns_recursor",
-        "knotd", "kresd", "bind9"}},
-      {389, {"slapd"}},
-      {636, {"slapd"}},
-      {1433, {"sqlservr"}},
-      {1521, {"tnslsnr"}},
-      {3306, {"mysqld", "mariadbd", "mysqld_safe"}},
-      {5432, {"postgres", "postmaster"}},
-      {6379, {"redis-server", "valkey-server", "keydb-server"}},
-      {9042, {"java"}},
-      {11211, {"memcached"}},
-      {27017, {"mongod", "mongos"}},
+       Installed({"/usr/sbin/named", "/usr/sbin/unbound", "/usr/sbin/dnsmasq",
+                  "/usr/lib/systemd/systemd-resolved", "/usr/bin/coredns", "/usr/sbin/pdns_server",
+                  "/usr/sbin/pdns_recursor", "/usr/sbin/knotd", "/usr/sbin/kresd"})},
+      {389, Installed({"/usr/sbin/slapd"})},
+      {636, Installed({"/usr/sbin/slapd"})},
+      {1433, {"/opt/mssql/bin/sqlservr"}},
+      {1521, {"/u01/app/oracle/product/*/bin/tnslsnr", "/opt/oracle/product/*/bin/tnslsnr"}},
+      {3306, Installed({"/usr/sbin/mysqld", "/usr/sbin/mariadbd", "/usr/libexec/mysqld",
+                        "/usr/libexec/mariadbd"})},
+      // Debian's versioned clusters, RHEL's package and the PGDG packages.
+      {5432, Installed({"/usr/lib/postgresql/*/bin/postgres", "/usr/bin/postgres",
+                        "/usr/bin/postmaster", "/usr/pgsql-*/bin/postgres"})},
+      {6379,
+       Installed({"/usr/bin/redis-server", "/usr/bin/valkey-server", "/usr/bin/keydb-server"})},
+      // Cassandra: a JVM from the distribution's openjdk packages.
+      {9042, Installed({"/usr/lib/jvm/*/bin/java"})},
+      {11211, Installed({"/usr/bin/memcached"})},
+      {27017, Installed({"/usr/bin/mongod", "/usr/bin/mongos"})},
   };
   // Databases, caches, search engines, message brokers, admin and container APIs: reachable from
   // anywhere when bound to 0.0.0.0 or ::, and often without authentication.
@@ -136,11 +175,14 @@ DetectorsConfig DefaultDetectors() {
              12345, 12346, 14433, 14444, 27374, 31337, 31338, 45560, 45700, 54321});
   config.suspicious_dirs = {"/tmp/", "/var/tmp/", "/dev/shm/", "/run/shm/", "/dev/mqueue/"};
   // Programs with a reason to hold raw or packet sockets: DHCP clients and servers, network
-  // managers, link-layer discovery, VRRP and ARP tools.
-  config.raw_socket_programs = {"dhclient",     "dhcpcd",         "dhcpd",  "systemd-network*",
-                                "NetworkMana*", "wpa_supplicant", "lldpd",  "keepalived",
-                                "arping",       "dnsmasq",        "udhcpc", "kea-dhcp*",
-                                "ladvd",        "avahi-daemon"};
+  // managers, link-layer discovery, VRRP and ARP tools, mDNS. By path: BPFDoor's documented
+  // disguise is the name avahi-daemon.
+  config.raw_socket_programs = Installed(
+      {"/usr/sbin/dhclient", "/usr/sbin/dhcpcd", "/usr/bin/dhcpcd", "/usr/sbin/dhcpd",
+       "/usr/lib/systemd/systemd-networkd", "/usr/sbin/NetworkManager",
+       "/usr/lib/NetworkManager/nm-dhcp-helper", "/usr/sbin/wpa_supplicant", "/usr/sbin/lldpd",
+       "/usr/sbin/keepalived", "/usr/bin/arping", "/usr/sbin/arping", "/usr/sbin/dnsmasq",
+       "/usr/sbin/kea-dhcp*", "/usr/sbin/ladvd", "/usr/sbin/avahi-daemon"});
   return config;
 }
 

@@ -44,8 +44,10 @@ struct Condition {
   std::vector<collectors::Direction> directions;
   std::vector<collectors::PortCategory> categories;
   std::vector<collectors::AddressClass> remote_classes;
-  std::vector<std::string> process_names;  // globs over the process name (comm)
+  std::vector<std::string> process_names;  // globs over the process name (comm): spoofable
   std::vector<std::string> exe_paths;      // globs over the executable's path
+  std::vector<std::string> packages;       // globs over the Debian package owning the exe
+  std::vector<std::string> sha256s;        // lower-case hex SHA-256s of the executable
   std::vector<std::string> users;          // user names
   std::vector<uint32_t> uids;
   std::vector<std::string> parents;  // globs over the parent process's name
@@ -60,6 +62,10 @@ class ConditionContext {
   virtual ~ConditionContext() = default;
   // The name of process `pid`'s parent, or empty when it cannot be known.
   virtual std::string ParentName(int32_t ppid) = 0;
+  // The SHA-256 of the file `process` runs, and the installed package owning it unmodified
+  // (empty: none); see ExeFacts. Asked only by conditions that test them.
+  virtual std::optional<std::string> ExeSha256(const collectors::Process& process) = 0;
+  virtual std::string ExePackage(const collectors::Process& process) = 0;
 };
 
 // Whether `socket`, owned by `owner` (nullptr: no known owner), matches. A condition that tests
@@ -67,9 +73,15 @@ class ConditionContext {
 bool Matches(const Condition& condition, const collectors::Socket& socket,
              const collectors::Process* owner, ConditionContext& context);
 
-// Whether a process is one of `programs`: globs over its name or its executable's file name, or
-// over its full path when the glob has a '/'.
+// Whether a process is one of `programs`: a glob with a '/' is over its executable's full path
+// (what it is); a bare name over the executable's file name only, never over the name (comm) a
+// process may give itself with prctl(PR_SET_NAME). A bare name still passes a copy of a binary
+// put anywhere under that file name: the built-in lists hold absolute paths.
 bool ProgramIsOneOf(const std::vector<std::string>& programs, const collectors::Process& process);
+
+// Whether `glob` names a program by name rather than by path (it has no '/'), which any process
+// can take: `rules check` warns about such allowlist entries.
+bool IsBareProgramName(const std::string& glob);
 
 struct Rule {
   std::string id;  // unique across every loaded file, e.g. "db-exposed"
@@ -95,9 +107,13 @@ struct DetectorSettings {
 struct DetectorsConfig {
   // 1. A listener that is neither in the baseline nor accepted.
   DetectorSettings unexpected_listener{true, Severity::kMedium, "", {}};
+  // How long an unconnected UDP socket in the ephemeral range must stay open to count as a
+  // listener (a resolver's query sockets live for one round trip); see udp_settle.h.
+  std::chrono::milliseconds unexpected_listener_udp_settle{30'000};
   // 2. A listener inside the host's ephemeral port range (ip_local_port_range).
   DetectorSettings dynamic_range_listener{true, Severity::kLow, "T1571", {}};
-  bool dynamic_range_udp = false;  // unconnected UDP sockets there are usually DNS clients
+  bool dynamic_range_udp = true;  // also bound, unconnected UDP sockets, once settled
+  std::chrono::milliseconds dynamic_range_udp_settle{30'000};
   // 3. A well-known service port held by another program: port -> program name globs.
   DetectorSettings service_owner{true, Severity::kHigh, "T1036", {}};
   std::map<uint16_t, std::vector<std::string>> service_owners;

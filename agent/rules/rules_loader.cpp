@@ -40,10 +40,10 @@ constexpr size_t kMaxProcessName = 15;
 const std::set<std::string> kTopLevelKeys = {"lists", "rules", "detectors"};
 const std::set<std::string> kRuleKeys = {"id",      "description", "severity", "mitre",
                                          "enabled", "when",        "except"};
-const std::set<std::string> kTestKeys = {"protocol", "state",        "local_port", "remote_port",
-                                         "exposure", "remote",       "local",      "direction",
-                                         "category", "remote_class", "process",    "exe",
-                                         "user",     "uid",          "parent"};
+const std::set<std::string> kTestKeys = {
+    "protocol", "state",     "local_port", "remote_port",  "exposure", "remote",
+    "local",    "direction", "category",   "remote_class", "process",  "exe",
+    "package",  "sha256",    "user",       "uid",          "parent"};
 const std::set<std::string> kDetectorCommonKeys = {"enabled", "severity", "mitre", "except"};
 
 // A key of a mapping and its value, with the name messages give it ("rule 'x' when.state").
@@ -70,10 +70,11 @@ struct NamedList {
 
 // One rules file, read and then checked.
 struct Source {
-  explicit Source(const std::string& path) : problems(path) {}
+  explicit Source(const std::string& path) : problems(path), warnings(path) {}
   std::optional<YAML::Node> root;  // nullopt: it could not be read or parsed
   std::string load_error;
   Problems problems;
+  Problems warnings;  // loaded anyway, but weaker than the writer may think
   RulesFileSummary summary;
 };
 
@@ -192,6 +193,43 @@ Result<std::string> ParseProcessGlob(std::string_view text) {
   return std::string(text);
 }
 
+// A program in an allowlist: an absolute path glob ("/usr/sbin/sshd", "/usr/lib/jvm/*/bin/java"),
+// or a bare file name glob ("sshd"), which any copy of a binary can carry.
+Result<std::string> ParseProgram(std::string_view text) {
+  if (text.empty()) return Error{"'' is empty; give an executable's path such as /usr/sbin/sshd"};
+  if (text.find('/') != std::string_view::npos && text[0] != '/' && text[0] != '*') {
+    return Error{
+        fmt::format("'{}' is a relative path; give the executable's absolute path, as "
+                    "/proc/PID/exe shows it, such as /usr/sbin/sshd",
+                    text)};
+  }
+  return std::string(text);
+}
+
+// A SHA-256 in hex, as sha256sum prints it; kept in lower case.
+Result<std::string> ParseSha256(std::string_view text) {
+  const bool hex = text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {
+                     return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+                   });
+  if (!hex) {
+    return Error{
+        fmt::format("'{}' is not a SHA-256; give the 64 hex digits sha256sum prints", text)};
+  }
+  return Lower(text);
+}
+
+// Where `name` is installed on this host, to suggest instead of the name: "exe: /usr/sbin/sshd".
+std::string SuggestedExe(std::string_view name) {
+  if (name.find_first_of("*?[") == std::string_view::npos) {
+    for (const char* dir : {"/usr/sbin/", "/usr/bin/", "/usr/libexec/", "/usr/lib/"}) {
+      const std::string path = std::string(dir) + std::string(name);
+      std::error_code error;
+      if (std::filesystem::is_regular_file(path, error)) return path;
+    }
+  }
+  return fmt::format("/usr/sbin/{}", name);
+}
+
 Result<std::string> ParseNonEmpty(std::string_view text) {
   if (text.empty()) return Error{"'' is empty"};
   return std::string(text);
@@ -255,6 +293,7 @@ class Loader {
       source_ = &source;
       Check(source);
       source.problems.SortByLine();
+      source.warnings.SortByLine();
     }
     std::vector<std::string> problems;
     LoadedRules loaded;
@@ -262,6 +301,8 @@ class Loader {
       if (!source.load_error.empty()) problems.push_back(source.load_error);
       problems.insert(problems.end(), source.problems.lines().begin(),
                       source.problems.lines().end());
+      loaded.warnings.insert(loaded.warnings.end(), source.warnings.lines().begin(),
+                             source.warnings.lines().end());
       loaded.files.push_back(source.summary);
       loaded.rule_set.files.push_back(source.summary.path);
     }
@@ -461,13 +502,16 @@ class Loader {
   }
 
   // Each value of a list-valued field parsed by `parse`; every bad value is reported.
+  // `check`, when given, sees each good value (to warn about it).
   template <typename T>
   std::vector<T> Each(const Field& field, std::string_view empty_hint,
-                      const std::function<Result<T>(std::string_view)>& parse) {
+                      const std::function<Result<T>(std::string_view)>& parse,
+                      const std::function<void(const Item&, const T&)>& check = {}) {
     std::vector<T> values;
     for (const Item& item : Items(field, empty_hint)) {
       Result<T> value = parse(item.text);
       if (value) {
+        if (check) check(item, *value);
         values.push_back(std::move(*value));
       } else {
         problems().Add(item.at,
@@ -701,9 +745,14 @@ class Loader {
       condition.remote_classes =
           Each<AddressClass>(field, kHint, [](auto text) { return kAddressClasses.Parse(text); });
     } else if (key == "process") {
-      condition.process_names = Each<std::string>(field, kHint, ParseProcessGlob);
+      condition.process_names =
+          Each<std::string>(field, kHint, ParseProcessGlob, NameWarning(field));
     } else if (key == "exe") {
-      condition.exe_paths = Each<std::string>(field, kHint, ParseNonEmpty);
+      condition.exe_paths = Each<std::string>(field, kHint, ParseProgram);
+    } else if (key == "package") {
+      condition.packages = Each<std::string>(field, kHint, ParseNonEmpty);
+    } else if (key == "sha256") {
+      condition.sha256s = Each<std::string>(field, kHint, ParseSha256);
     } else if (key == "user") {
       condition.users = Each<std::string>(field, kHint, ParseNonEmpty);
     } else if (key == "uid") {
@@ -711,6 +760,30 @@ class Loader {
     } else if (key == "parent") {
       condition.parents = Each<std::string>(field, kHint, ParseProcessGlob);
     }
+  }
+
+  // Warns that a process name (comm) is the process's own say: prctl(PR_SET_NAME) or a copy of
+  // any binary under that name passes.
+  std::function<void(const Item&, const std::string&)> NameWarning(const Field& field) {
+    return [this, name = field.name](const Item& item, const std::string& value) {
+      source_->warnings.Add(
+          item.at, fmt::format("{}: '{}' matches the name a process gives itself, which any "
+                               "process can take (prctl PR_SET_NAME, or a copy of a binary so "
+                               "named); match what it is instead: exe: {} (or package:, sha256:)"
+                               "{}",
+                               name, value, SuggestedExe(value), item.origin));
+    };
+  }
+
+  // Warns that a bare program name in an allowlist passes any executable of that file name.
+  std::function<void(const Item&, const std::string&)> BareProgramWarning(const Field& field) {
+    return [this, name = field.name](const Item& item, const std::string& value) {
+      if (!IsBareProgramName(value)) return;
+      source_->warnings.Add(
+          item.at, fmt::format("{}: '{}' is a name, and any copy of a binary so named passes "
+                               "(/tmp/x/{}); give the executable's path instead, such as {}{}",
+                               name, value, value, SuggestedExe(value), item.origin));
+    };
   }
 
   // `except`: one condition, or a list of them.
@@ -742,8 +815,9 @@ class Loader {
 
   static const std::map<std::string, DetectorSpec>& Detectors() {
     static const std::map<std::string, DetectorSpec> kDetectors = {
-        {"unexpected_listener", {&DetectorsConfig::unexpected_listener, {}}},
-        {"dynamic_range_listener", {&DetectorsConfig::dynamic_range_listener, {"udp"}}},
+        {"unexpected_listener", {&DetectorsConfig::unexpected_listener, {"udp_settle"}}},
+        {"dynamic_range_listener",
+         {&DetectorsConfig::dynamic_range_listener, {"udp", "udp_settle"}}},
         {"service_owner", {&DetectorsConfig::service_owner, {"owners"}}},
         {"sensitive_exposed", {&DetectorsConfig::sensitive_exposed, {"ports"}}},
         {"backdoor_port", {&DetectorsConfig::backdoor_port, {"ports"}}},
@@ -811,7 +885,12 @@ class Loader {
   void ReadDetectorSetting(const Field& field, const std::string& name, const std::string& key) {
     constexpr std::string_view kAdds = "it adds nothing (the built-in values stay)";
     DetectorsConfig& d = detectors_;
-    if (name == "dynamic_range_listener") {
+    if (key == "udp_settle") {
+      if (auto settle = Duration(field, /*zero_ok=*/true)) {
+        (name == "unexpected_listener" ? d.unexpected_listener_udp_settle
+                                       : d.dynamic_range_udp_settle) = *settle;
+      }
+    } else if (name == "dynamic_range_listener") {
       if (auto udp = Bool(field)) d.dynamic_range_udp = *udp;
     } else if (name == "service_owner") {
       ReadServiceOwners(field);
@@ -822,27 +901,35 @@ class Loader {
     } else if (name == "suspicious_exe") {
       AddNew(d.suspicious_dirs, Each<std::string>(field, kAdds, ParseDirectory));
     } else if (name == "raw_socket") {
-      AddNew(d.raw_socket_programs, Each<std::string>(field, kAdds, ParseProcessGlob));
+      AddNew(d.raw_socket_programs,
+             Each<std::string>(field, kAdds, ParseProgram, BareProgramWarning(field)));
     } else if (name == "fan_out" && key == "ports") {
       if (auto ports = PositiveInt(field)) d.fan_out_ports = *ports;
     } else if (name == "fan_out" && key == "hosts") {
       if (auto hosts = PositiveInt(field)) d.fan_out_hosts = *hosts;
     } else if (name == "fan_out" && key == "window") {
-      if (auto text = Text(field, "a duration such as 60s or 5m")) {
-        Result<int64_t> window = collectors::ParseDuration(*text);
-        if (!window) {
-          problems().Add(field.At(), fmt::format("{}: {}", field.name, window.error().message));
-        } else if (*window <= 0) {
-          problems().Add(field.At(), fmt::format("{}: '{}' is not a window; give a duration above "
-                                                 "0 such as 60s",
-                                                 field.name, *text));
-        } else {
-          d.fan_out_window = std::chrono::milliseconds(*window);
-        }
-      }
+      if (auto window = Duration(field, /*zero_ok=*/false)) d.fan_out_window = *window;
     } else if (name == "syn_flood") {
       if (auto threshold = PositiveInt(field)) d.syn_recv_threshold = *threshold;
     }
+  }
+
+  // A duration such as 60s; `zero_ok`: 0 is allowed.
+  std::optional<std::chrono::milliseconds> Duration(const Field& field, bool zero_ok) {
+    const std::optional<std::string> text = Text(field, "a duration such as 60s or 5m");
+    if (!text) return std::nullopt;
+    Result<int64_t> duration = collectors::ParseDuration(*text);
+    if (!duration) {
+      problems().Add(field.At(), fmt::format("{}: {}", field.name, duration.error().message));
+      return std::nullopt;
+    }
+    if (*duration < 0 || (*duration == 0 && !zero_ok)) {
+      problems().Add(field.At(), fmt::format("{}: '{}' is not a window; give a duration above "
+                                             "0 such as 60s",
+                                             field.name, *text));
+      return std::nullopt;
+    }
+    return std::chrono::milliseconds(*duration);
   }
 
   // owners: {PORT: [program globs]}; a port given replaces its built-in list.
@@ -864,8 +951,9 @@ class Loader {
                                                 field.name, port_text));
         continue;
       }
-      std::vector<std::string> globs = Each<std::string>(
-          programs, "give the programs allowed to hold the port", ParseProcessGlob);
+      std::vector<std::string> globs =
+          Each<std::string>(programs, "give the programs allowed to hold the port", ParseProgram,
+                            BareProgramWarning(programs));
       if (!globs.empty()) detectors_.service_owners[*port] = std::move(globs);
     }
   }

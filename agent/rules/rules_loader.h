@@ -36,8 +36,12 @@
 //   direction     listen, inbound, outbound, local, none
 //   category      the local port's: well-known, registered, dynamic
 //   remote_class  loopback, private, public, multicast, none
-//   process       globs over the owning process's name (comm, at most 15 characters)
-//   exe           globs over its executable's path: "/tmp/*"
+//   process       globs over the owning process's name (comm, at most 15 characters); the
+//                 process sets it (prctl), so `rules check` warns and suggests exe
+//   exe           globs over its executable's absolute path: "/tmp/*", "/usr/sbin/sshd"
+//   package       globs over the installed Debian package owning the executable, unmodified
+//                 (its path in /var/lib/dpkg/info/PKG.list, its MD5 the one in PKG.md5sums)
+//   sha256        SHA-256s (hex) of the file the process runs, read through /proc/PID/exe
 //   user          user names
 //   uid           user ids
 //   parent        globs over its parent process's name
@@ -48,12 +52,16 @@
 //
 // Detectors (every key optional). Each takes enabled, severity, mitre and except (conditions
 // whose matches it ignores, added to any already given), plus its own settings:
-//   unexpected_listener, privileged_port, new_outbound   nothing more
-//   dynamic_range_listener   udp: true|false (also report unconnected UDP sockets)
-//   service_owner   owners: {PORT: [program globs]}; a port given replaces its built-in list
+//   privileged_port, new_outbound   nothing more
+//   unexpected_listener      udp_settle: a duration (30s): how long an unconnected UDP socket in
+//                            the ephemeral range must stay open to count as a listener
+//   dynamic_range_listener   udp: true|false (also unconnected UDP sockets; true), udp_settle
+//   service_owner   owners: {PORT: [program globs]}; a port given replaces its built-in list.
+//                   A program glob is an absolute path ("/usr/sbin/sshd"); a bare name ("sshd")
+//                   matches the executable's file name, which a copy can carry: a warning
 //   sensitive_exposed, backdoor_port   ports: [...], added to the built-in ports
 //   suspicious_exe  dirs: [absolute directories], added to the built-in ones
-//   raw_socket      programs: [program globs], added to the built-in ones
+//   raw_socket      programs: [program globs, as for service_owner], added to the built-in ones
 //   fan_out         ports: N, hosts: N (distinct remote ports or hosts), window: a duration
 //   syn_flood       syn_recv: N (half-open connections on one listener)
 // When several files set the same detector setting, the last file wins.
@@ -80,6 +88,9 @@ struct RulesFileSummary {
 struct LoadedRules {
   RuleSet rule_set;
   std::vector<RulesFileSummary> files;  // in the order given
+  // "FILE:LINE: ..." for what loads but is weaker than it looks: a process matched by a name it
+  // can choose (process:, parent:, a bare name in an allowlist), with the exe path to use.
+  std::vector<std::string> warnings;
 };
 
 // Files as given, directories as their *.yaml and *.yml files in name order; an error only when a

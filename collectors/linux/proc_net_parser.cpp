@@ -195,6 +195,9 @@ void ParseHostNetwork(std::string_view netstat, std::string_view port_range,
       if (!ParseNumber(fields[i], value)) continue;
       if (names[i] == "ListenOverflows") out.listen_overflows = value;
       if (names[i] == "ListenDrops") out.listen_drops = value;
+      if (names[i] == "SyncookiesSent") out.syncookies_sent = value;
+      if (names[i] == "TCPReqQFullDoCookies") out.req_queue_full_cookies = value;
+      if (names[i] == "TCPReqQFullDrop") out.req_queue_full_drops = value;
     }
     break;
   }

@@ -24,7 +24,8 @@ Result<void> ParseProcNetTable(std::string_view text, Protocol protocol, Family 
 // them: at 100k sockets a doubling vector briefly holds both its old and new copy.
 size_t EstimateSocketCount(std::string_view sockstat, std::string_view sockstat6);
 
-// The host facts the rules need: TcpExt ListenOverflows and ListenDrops from /proc/net/netstat
+// The host facts the rules need: TcpExt ListenOverflows, ListenDrops, SyncookiesSent,
+// TCPReqQFullDoCookies and TCPReqQFullDrop from /proc/net/netstat
 // (a header line of names, then a line of values), ip_local_port_range ("32768\t60999") and
 // ip_unprivileged_port_start ("1024"). A text that does not parse leaves its fields as they were.
 void ParseHostNetwork(std::string_view netstat, std::string_view port_range,

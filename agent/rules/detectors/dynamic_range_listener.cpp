@@ -1,8 +1,11 @@
 // 2. A listener inside the ephemeral port range, where the kernel picks client ports and no
-//    service is assigned: a common hiding place for a backdoor.
+//    service is assigned: a common hiding place for a backdoor. TCP listeners, and bound,
+//    unconnected UDP sockets once open for udp_settle (a resolver's query sockets live there for
+//    a round trip; udp_settle.h).
 #include <fmt/format.h>
 
 #include "agent/rules/detectors/detectors.h"
+#include "agent/rules/udp_settle.h"
 
 namespace portwatch::agent::rules {
 
@@ -12,11 +15,13 @@ class DynamicRangeListener final : public Detector {
  public:
   explicit DynamicRangeListener(const DetectorsConfig& config)
       : Detector("dynamic_range_listener", config.dynamic_range_listener),
-        udp_(config.dynamic_range_udp) {}
+        udp_(config.dynamic_range_udp),
+        settle_(config.dynamic_range_udp_settle) {}
 
   void Inspect(const DetectionInput& input, std::vector<Finding>& findings) override {
     const collectors::Snapshot& snapshot = input.snapshot;
     const collectors::HostNetwork& host = snapshot.host;
+    if (udp_) settle_.Update(snapshot, input.now_ms);
     for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
       const collectors::Socket& socket = snapshot.sockets[i];
       if (socket.direction != collectors::Direction::kListen) continue;
@@ -26,6 +31,7 @@ class DynamicRangeListener final : public Detector {
       }
       const uint16_t port = socket.local.port;
       if (port < host.ephemeral_first || port > host.ephemeral_last) continue;
+      if (!settle_.Settled(socket, host)) continue;
       AboutSocket(snapshot, i,
                   fmt::format("port {} is in the ephemeral range {}-{} (ip_local_port_range), "
                               "where no service is assigned",
@@ -36,6 +42,7 @@ class DynamicRangeListener final : public Detector {
 
  private:
   bool udp_;
+  UdpSettle settle_;
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 // 3. A well-known service port held by a program that is not that service: something posing as
-//    sshd on 22, or squatting a database's port.
+//    sshd on 22, or squatting a database's port. What the program is is its executable's path
+//    (/proc/PID/exe, set by the kernel at execve), never its name: prctl(PR_SET_NAME, "sshd") or
+//    a copy of a binary at /usr/local/bin/sshd does not pass the built-in lists.
 #include <fmt/format.h>
 
 #include "agent/rules/detectors/detectors.h"
@@ -22,10 +24,13 @@ class ServiceOwner final : public Detector {
       if (expected == owners_.end() || expected->second.empty()) continue;
       const collectors::Process* owner = snapshot.PrimaryOwner(socket);
       if (owner == nullptr || ProgramIsOneOf(expected->second, *owner)) continue;
-      AboutSocket(snapshot, i,
-                  fmt::format("port {} belongs to {}, but {} holds it", socket.local.port,
-                              fmt::join(expected->second, " or "), owner->name),
-                  findings);
+      AboutSocket(
+          snapshot, i,
+          fmt::format("port {} is held by {} (named '{}'), which is not one of the "
+                      "programs allowed there: {}",
+                      socket.local.port, owner->exe.empty() ? "an unknown executable" : owner->exe,
+                      owner->name, fmt::join(expected->second, ", ")),
+          findings);
     }
   }
 

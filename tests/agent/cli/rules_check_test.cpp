@@ -26,12 +26,12 @@ using ::testing::StartsWith;
 
 constexpr char kTwoRules[] =
     "lists:\n"
-    "  shells: [bash, sh]\n"
+    "  shells: [/usr/bin/bash, /usr/bin/sh]\n"
     "rules:\n"
     "  - id: shell-out\n"
     "    description: A shell connects out\n"
     "    severity: high\n"
-    "    when: {process: $shells, direction: outbound}\n"
+    "    when: {exe: $shells, direction: outbound}\n"
     "  - id: old-rule\n"
     "    description: Kept for later\n"
     "    severity: low\n"
@@ -68,6 +68,40 @@ TEST(RulesCheck, TheShippedExamplePasses) {
       {"rules", "check", std::string(PORTWATCH_SOURCE_DIR) + "/packaging/rules.d/example.yaml"});
   ASSERT_EQ(result.exit_code, kExitOk) << Describe(result);
   EXPECT_THAT(Lines(result.out), Contains("OK: 4 rules (3 enabled) from 1 file"));
+}
+
+TEST(RulesCheck, TheShippedFilesNameProgramsByPathWithoutWarnings) {
+  const std::string dir = std::string(PORTWATCH_SOURCE_DIR) + "/packaging/rules.d";
+  const CommandResult result =
+      Portwatch({"rules", "check", dir + "/default.yaml", dir + "/example.yaml"});
+  ASSERT_EQ(result.exit_code, kExitOk) << Describe(result);
+  EXPECT_EQ(result.err, "");
+}
+
+// A name is what a process says it is: the check loads it, but warns at its line and says what
+// to write instead.
+TEST(RulesCheck, WarnsThatANameCanBeSpoofedAndSuggestsTheExe) {
+  TempDir dir;
+  const std::string rules = dir.WriteFile("names.yaml",
+                                          "rules:\n"
+                                          "  - id: ssh-elsewhere\n"
+                                          "    description: sshd on another port\n"
+                                          "    severity: high\n"
+                                          "    when: {process: sshd, state: listen}\n"
+                                          "detectors:\n"
+                                          "  raw_socket: {programs: [avahi-daemon]}\n");
+  const CommandResult result = Portwatch({"rules", "check", rules});
+  ASSERT_EQ(result.exit_code, kExitOk) << Describe(result);
+  const std::vector<std::string> lines = Lines(result.err);
+  ASSERT_EQ(lines.size(), 2u) << result.err;
+  EXPECT_THAT(lines[0], StartsWith(rules + ":5: warning: rule 'ssh-elsewhere' when.process: "
+                                           "'sshd' matches the name a process gives itself"));
+  EXPECT_THAT(lines[0], HasSubstr("prctl"));
+  EXPECT_THAT(lines[0], HasSubstr("exe: /usr/sbin/sshd"));
+  EXPECT_THAT(lines[1], StartsWith(rules + ":7: warning: detectors.raw_socket.programs: "
+                                           "'avahi-daemon' is a name"));
+  EXPECT_THAT(lines[1], HasSubstr("/usr/sbin/avahi-daemon"));
+  EXPECT_THAT(Lines(result.out), Contains("OK: 1 rule (1 enabled) from 1 file"));
 }
 
 TEST(RulesCheck, PrintsEveryProblemAndExitsWithTheUsageCode) {

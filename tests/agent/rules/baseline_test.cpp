@@ -41,18 +41,40 @@ TEST(Baseline, LearnsEachListenerOnceAndNeverAPid) {
           .Add(Listener(1, "0.0.0.0", 22), Proc(700, 1, "sshd"))
           .Add(Listener(2, "::", 22), Proc(700, 1, "sshd"))  // dual stack: same entry
           .Add(Listener(3, "127.0.0.1", 5432), Proc(800, 1, "postgres"))
-          .Add(Udp(4, "0.0.0.0", 45000), Proc(900, 1, "dig"))  // an ephemeral UDP client
+          .Add(Udp(4, "0.0.0.0", 45000), Proc(900, 1, "unbound"))  // in the ephemeral range
+          .Add(Udp(5, "0.0.0.0", 45001), Proc(900, 1, "unbound"))
+          .Add(Udp(6, "0.0.0.0", 5353), Proc(910, 1, "avahi-daemon"))
           .Build();
   Baseline baseline;
-  EXPECT_EQ(baseline.Learn(snapshot), 2);
+  EXPECT_EQ(baseline.Learn(snapshot), 4);
   EXPECT_EQ(baseline.Learn(snapshot), 0) << "already known";
-  ASSERT_EQ(baseline.entries().size(), 2u);
+  ASSERT_EQ(baseline.entries().size(), 4u);
+  // A resolver's query sockets take a new port each time: its program may use any UDP port.
+  const BaselineEntry& resolver = baseline.entries()[2];
+  EXPECT_EQ(resolver.program, "/usr/bin/unbound");
+  EXPECT_EQ(resolver.protocol, Protocol::kUdp);
+  EXPECT_EQ(resolver.port, std::nullopt);
+  EXPECT_EQ(baseline.entries()[3].port, 5353);
   const BaselineEntry& sshd = baseline.entries()[0];
   EXPECT_EQ(sshd.program, "/usr/bin/sshd");
   EXPECT_EQ(sshd.port, 22);
   EXPECT_EQ(sshd.protocol, Protocol::kTcp);
   EXPECT_EQ(sshd.user, "alice");
   EXPECT_EQ(sshd.exposure, collectors::Exposure::kAll);
+}
+
+// A bare name in a hand-written baseline is the executable's file name, not the name a process
+// gives itself.
+TEST(Baseline, ABareNameIsTheExecutablesFileNameNotTheProcessName) {
+  TempDir dir;
+  Result<Baseline> baseline =
+      Baseline::Load(dir.WriteFile("baseline.yaml", "listeners:\n  - {program: sshd, port: 22}\n"));
+  ASSERT_TRUE(baseline.ok()) << baseline.error().message;
+  collectors::Process impostor = Proc(30, 1, "sshd");
+  impostor.exe = "/usr/bin/python3";  // prctl(PR_SET_NAME, "sshd")
+  const collectors::Snapshot snapshot =
+      SnapshotBuilder(kAt).Add(Listener(1, "0.0.0.0", 22), impostor).Build();
+  EXPECT_FALSE(baseline->Allows(snapshot.sockets[0], snapshot.PrimaryOwner(snapshot.sockets[0])));
 }
 
 TEST(Baseline, SavesEditableYamlAndLoadsItBack) {

@@ -9,8 +9,13 @@
 #include <gtest/gtest.h>
 #include <linux/if_ether.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include <chrono>
 #include <filesystem>
@@ -85,6 +90,59 @@ std::string CopyOfSleep(const std::string& dir, const std::string& name) {
   std::filesystem::copy_file("/usr/bin/sleep", path);
   std::filesystem::permissions(path, std::filesystem::perms::owner_all);
   return path;
+}
+
+uint16_t Checksum(const void* data, size_t size, uint32_t sum = 0) {
+  const auto* bytes = static_cast<const uint8_t*>(data);
+  for (size_t i = 0; i + 1 < size; i += 2)
+    sum += static_cast<uint32_t>(bytes[i] << 8 | bytes[i + 1]);
+  if (size % 2 != 0) sum += static_cast<uint32_t>(bytes[size - 1] << 8);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return htons(static_cast<uint16_t>(~sum));
+}
+
+// Sends one TCP SYN from a spoofed source through a raw IPPROTO_RAW socket (IP header included).
+void SendSyn(const Fd& raw, const char* source, uint16_t source_port, const char* target,
+             uint16_t target_port) {
+  struct {
+    iphdr ip;
+    tcphdr tcp;
+  } packet{};
+  packet.ip.version = 4;
+  packet.ip.ihl = 5;
+  packet.ip.ttl = 64;
+  packet.ip.protocol = IPPROTO_TCP;
+  packet.ip.tot_len = htons(static_cast<uint16_t>(sizeof(packet)));
+  inet_pton(AF_INET, source, &packet.ip.saddr);
+  inet_pton(AF_INET, target, &packet.ip.daddr);
+  packet.tcp.source = htons(source_port);
+  packet.tcp.dest = htons(target_port);
+  packet.tcp.seq = htonl(0x1000u + source_port);
+  packet.tcp.doff = 5;
+  packet.tcp.syn = 1;
+  packet.tcp.window = htons(64240);
+  // The TCP checksum covers a pseudo-header: addresses, protocol and length.
+  struct {
+    uint32_t source;
+    uint32_t target;
+    uint8_t zero;
+    uint8_t protocol;
+    uint16_t length;
+    tcphdr tcp;
+  } pseudo{packet.ip.saddr,
+           packet.ip.daddr,
+           0,
+           IPPROTO_TCP,
+           htons(static_cast<uint16_t>(sizeof(tcphdr))),
+           packet.tcp};
+  packet.tcp.check = Checksum(&pseudo, sizeof(pseudo));
+  packet.ip.check = Checksum(&packet.ip, sizeof(packet.ip));
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = packet.ip.daddr;
+  EXPECT_EQ(sendto(raw.get(), &packet, sizeof(packet), 0, reinterpret_cast<const sockaddr*>(&to),
+                   sizeof(to)),
+            static_cast<ssize_t>(sizeof(packet)));
 }
 
 std::vector<Finding> Of(const std::vector<Finding>& findings, std::string_view rule) {
@@ -195,28 +253,111 @@ TEST_F(DetectorTest, DynamicRangeListenerFiresInsideTheHostsEphemeralRange) {
   EXPECT_THAT(found[0].reason, HasSubstr("40000-40999"));
 }
 
-TEST_F(DetectorTest, DynamicRangeListenerIsQuietOutsideItAndForUdpByDefault) {
+TEST_F(DetectorTest, DynamicRangeListenerIsQuietOutsideItAndForANewUdpSocket) {
   WriteSysctl("ip_local_port_range", "40000 40999");
   TestSocket service = ListenOn("127.0.0.1", 41000);
+  // Maybe a resolver's query socket: it has not been open for udp_settle yet.
   TestSocket udp = Bind(AF_INET, SOCK_DGRAM, "127.0.0.1", 40600);
   EXPECT_TRUE(Of(Evaluate(AllOn()), "dynamic_range_listener").empty());
+}
+
+// --- 1 and 2 for UDP: a bound, unconnected socket in the ephemeral range is a listener -------
+
+// An unconnected UDP socket of one program on 0.0.0.0:40000, and a connected client socket
+// (as a glibc resolver makes) on a port the kernel picked.
+TEST_F(DetectorTest, AnUnconnectedUdpSocketInTheEphemeralRangeIsAnUnexpectedListener) {
+  TestSocket listener = Bind(AF_INET, SOCK_DGRAM, "0.0.0.0", 40000);  // 32768-60999 here
+  Fd client(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in peer{};
+  peer.sin_family = AF_INET;
+  peer.sin_port = htons(53);
+  inet_pton(AF_INET, "127.0.0.1", &peer.sin_addr);
+  ASSERT_EQ(connect(client.get(), reinterpret_cast<const sockaddr*>(&peer), sizeof(peer)), 0);
+  ASSERT_GE(portwatch::testing::PortOf(client), 32768);
+
+  Engine engine = NewEngine(AllOn());
+  const int64_t start = Now();
+  // Just opened: it may be a resolver's query socket, which lives for one round trip.
+  const std::vector<Finding> first = engine.Evaluate(Collect(), start);
+  EXPECT_TRUE(Of(first, "unexpected_listener").empty());
+  EXPECT_TRUE(Of(first, "dynamic_range_listener").empty());
+  // Still there after udp_settle (30 s): a listener anyone can send to.
+  const std::vector<Finding> later = engine.Evaluate(Collect(), start + 31'000);
+  const std::vector<Finding> unexpected = Of(later, "unexpected_listener");
+  ASSERT_EQ(unexpected.size(), 1u);
+  EXPECT_THAT(unexpected[0].subject, HasSubstr("listener udp/40000 exposure=all"));
+  const std::vector<Finding> dynamic = Of(later, "dynamic_range_listener");
+  ASSERT_EQ(dynamic.size(), 1u);
+  EXPECT_THAT(dynamic[0].subject, HasSubstr("listener udp/40000"));
+}
+
+TEST_F(DetectorTest, ATransientUdpSocketAndAConnectedOneAreNoListeners) {
+  Engine engine = NewEngine(AllOn());
+  const int64_t start = Now();
+  {
+    TestSocket query = Bind(AF_INET, SOCK_DGRAM, "0.0.0.0", 40001);
+    engine.Evaluate(Collect(), start);
+  }  // answered and closed within a second
+  Fd client(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in peer{};
+  peer.sin_family = AF_INET;
+  peer.sin_port = htons(53);
+  inet_pton(AF_INET, "127.0.0.1", &peer.sin_addr);
+  ASSERT_EQ(connect(client.get(), reinterpret_cast<const sockaddr*>(&peer), sizeof(peer)), 0);
+  engine.Evaluate(Collect(), start + 1'000);
+  const std::vector<Finding> later = engine.Evaluate(Collect(), start + 60'000);
+  EXPECT_TRUE(Of(later, "unexpected_listener").empty());
+  EXPECT_TRUE(Of(later, "dynamic_range_listener").empty());
+}
+
+TEST_F(DetectorTest, AUdpServiceOutsideTheEphemeralRangeIsUnexpectedAtOnce) {
+  TestSocket listener = Bind(AF_INET, SOCK_DGRAM, "0.0.0.0", 5060);
+  const std::vector<Finding> found = Of(Evaluate(AllOn()), "unexpected_listener");
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_THAT(found[0].subject, HasSubstr("listener udp/5060"));
 }
 
 // --- 3. service_owner -----------------------------------------------------------------------
 
 TEST_F(DetectorTest, ServiceOwnerFiresWhenAnotherProgramHoldsTheSshPort) {
   TestSocket listener = ListenOn("0.0.0.0", 22);
-  auto holder = HoldIn(CopyOfSleep(dir_.path(), "backup-agent"), listener.fd);
+  const std::string program = CopyOfSleep(dir_.path(), "backup-agent");
+  auto holder = HoldIn(program, listener.fd);
   const std::vector<Finding> found = Of(Evaluate(AllOn()), "service_owner");
   ASSERT_EQ(found.size(), 1u);
-  EXPECT_THAT(found[0].reason, HasSubstr("port 22 belongs to sshd"));
-  EXPECT_THAT(found[0].reason, HasSubstr("backup-agent holds it"));
+  EXPECT_THAT(found[0].reason,
+              HasSubstr("port 22 is held by " + program + " (named 'backup-agent')"));
+  EXPECT_THAT(found[0].reason, HasSubstr("/usr/sbin/sshd"));
+}
+
+// The attack: a process names itself sshd (prctl), as any process may, and holds port 22.
+TEST_F(DetectorTest, ServiceOwnerFiresForAProcessThatNamesItselfSshd) {
+  TestSocket listener = ListenOn("0.0.0.0", 22);
+  ChildProcess impostor([] { prctl(PR_SET_NAME, "sshd", 0, 0, 0); });
+  listener.fd.Reset();  // the child's copy is the only one
+  const std::vector<Finding> found = Of(Evaluate(AllOn()), "service_owner");
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_THAT(found[0].reason, HasSubstr("(named 'sshd')"));
+  EXPECT_THAT(found[0].subject, HasSubstr("listener tcp/22"));
+}
+
+// The attack: a copy of a binary under the allowlisted name, at another path.
+TEST_F(DetectorTest, ServiceOwnerFiresForACopyNamedSshdAtAnotherPath) {
+  TestSocket listener = ListenOn("0.0.0.0", 22);
+  const std::string copy = CopyOfSleep(dir_.path(), "usr/local/sbin/sshd");
+  auto holder = HoldIn(copy, listener.fd);
+  const std::vector<Finding> found = Of(Evaluate(AllOn()), "service_owner");
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_THAT(found[0].reason, HasSubstr("held by " + copy));
 }
 
 TEST_F(DetectorTest, ServiceOwnerIsQuietForTheRightProgram) {
   TestSocket listener = ListenOn("0.0.0.0", 22);
-  auto holder = HoldIn(CopyOfSleep(dir_.path(), "sshd"), listener.fd);
-  EXPECT_TRUE(Of(Evaluate(AllOn()), "service_owner").empty());
+  const std::string sshd = CopyOfSleep(dir_.path(), "sbin/sshd");
+  auto holder = HoldIn(sshd, listener.fd);
+  DetectorsConfig config = AllOn();
+  config.service_owners[22] = {dir_.path() + "/sbin/sshd"};  // stands for /usr/sbin/sshd
+  EXPECT_TRUE(Of(Evaluate(config), "service_owner").empty());
 }
 
 // --- 4. sensitive_exposed -------------------------------------------------------------------
@@ -302,6 +443,18 @@ TEST_F(DetectorTest, RawSocketFiresForAPacketSocketOfAnUnlistedProgram) {
   EXPECT_EQ(found[0].mitre, "T1040");
 }
 
+// The attack: BPFDoor's disguise, a binary named avahi-daemon holding a packet socket, at a
+// path of its own.
+TEST_F(DetectorTest, RawSocketFiresForACopyNamedAvahiDaemon) {
+  Fd packet(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL)));
+  ASSERT_GE(packet.get(), 0);
+  const std::string copy = CopyOfSleep(dir_.path(), "usr/sbin/avahi-daemon");
+  auto holder = HoldIn(copy, packet);
+  const std::vector<Finding> found = Of(Evaluate(AllOn()), "raw_socket");
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_THAT(found[0].reason, HasSubstr(copy + " (named 'avahi-daemon') is not a program"));
+}
+
 TEST_F(DetectorTest, RawSocketIsQuietForAllowedPrograms) {
   Fd packet(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL)));
   ASSERT_GE(packet.get(), 0);
@@ -362,6 +515,31 @@ TEST_F(DetectorTest, SynFloodFiresWhenAListenersAcceptQueueOverflows) {
   ASSERT_EQ(found.size(), 1u);
   EXPECT_THAT(found[0].subject, HasSubstr("listener tcp/8080"));
   EXPECT_THAT(found[0].reason, HasSubstr("accept queue is full"));
+}
+
+// A spoofed SYN flood with syncookies on: sources on a link where nobody answers, so every SYN-ACK
+// goes unanswered, the accept queue stays empty and ListenOverflows never moves.
+TEST_F(DetectorTest, SynFloodFiresForASpoofedFloodWithSyncookiesOn) {
+  AddRemoteNetwork();
+  WriteSysctl("tcp_syncookies", "1");
+  TestSocket listener = ListenOn("0.0.0.0", 8080, /*backlog=*/128);
+  Engine engine = NewEngine(AllOn());
+  engine.Evaluate(Collect(), Now());  // the counters before
+
+  Fd raw(socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
+  ASSERT_GE(raw.get(), 0);
+  for (int i = 0; i < 2000; ++i) {
+    const std::string source = "10.200.0." + std::to_string(2 + i % 250);
+    SendSyn(raw, source.c_str(), static_cast<uint16_t>(10000 + i), "10.200.0.1", 8080);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const Snapshot snapshot = Collect();
+  ASSERT_TRUE(snapshot.host.syncookies_sent.has_value());
+  const std::vector<Finding> found = Of(engine.Evaluate(snapshot, Now()), "syn_flood");
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_THAT(found[0].subject, HasSubstr("listener tcp/8080"));
+  EXPECT_THAT(found[0].reason, HasSubstr("its SYN queue is full: backlog 128"));
+  EXPECT_THAT(found[0].reason, HasSubstr("SyncookiesSent +"));
 }
 
 TEST_F(DetectorTest, SynFloodIsQuietForAListenerKeepingUp) {

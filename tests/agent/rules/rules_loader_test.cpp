@@ -22,6 +22,7 @@ using portwatch::testing::TempDir;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
 using Ranges = std::vector<std::pair<uint16_t, uint16_t>>;
@@ -210,7 +211,7 @@ TEST(RulesLoader, DetectorSettingsChangeTheDefaults) {
                     "  mine: [12000, 12001]\n"
                     "detectors:\n"
                     "  unexpected_listener: {enabled: false, severity: critical, mitre: T1205}\n"
-                    "  dynamic_range_listener: {udp: true}\n"
+                    "  dynamic_range_listener: {udp: false, udp_settle: 5s}\n"
                     "  service_owner: {owners: {\"22\": [sshd], \"8443\": [caddy]}}\n"
                     "  sensitive_exposed: {ports: [\"7000-7001\"]}\n"
                     "  backdoor_port: {ports: [$mine]}\n"
@@ -230,7 +231,9 @@ TEST(RulesLoader, DetectorSettingsChangeTheDefaults) {
   EXPECT_FALSE(detectors.unexpected_listener.enabled);
   EXPECT_EQ(detectors.unexpected_listener.severity, Severity::kCritical);
   EXPECT_EQ(detectors.unexpected_listener.mitre, "T1205");
-  EXPECT_TRUE(detectors.dynamic_range_udp);
+  EXPECT_FALSE(detectors.dynamic_range_udp);
+  EXPECT_EQ(detectors.dynamic_range_udp_settle, std::chrono::seconds(5));
+  EXPECT_EQ(detectors.unexpected_listener_udp_settle, defaults.unexpected_listener_udp_settle);
   // A port given replaces its list; the others keep theirs.
   EXPECT_THAT(detectors.service_owners.at(22), ElementsAre("sshd"));
   EXPECT_THAT(detectors.service_owners.at(8443), ElementsAre("caddy"));
@@ -259,6 +262,78 @@ TEST(RulesLoader, DetectorSettingsChangeTheDefaults) {
   EXPECT_EQ(detectors.syn_flood.severity, defaults.syn_flood.severity);
 }
 
+TEST(RulesLoader, ReadsExePackageAndSha256Tests) {
+  TempDir dir;
+  const std::string path = dir.WriteFile(
+      "identity.yaml",
+      "rules:\n"
+      "  - id: r\n"
+      "    description: d\n"
+      "    severity: low\n"
+      "    when:\n"
+      "      exe: [/usr/sbin/sshd, \"/usr/lib/jvm/*/bin/java\"]\n"
+      "      package: [openssh-server]\n"
+      "      sha256: E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855\n"
+      "  - id: bad\n"
+      "    description: d\n"
+      "    severity: low\n"
+      "    when: {sha256: abc, exe: usr/sbin/sshd}\n");
+  Result<RuleSet> loaded = LoadRules({path});
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_THAT(loaded.error().message,
+              HasSubstr(path + ":12: rule 'bad' when.sha256: 'abc' is not a SHA-256; give the 64 "
+                               "hex digits sha256sum prints"));
+  EXPECT_THAT(loaded.error().message,
+              HasSubstr("when.exe: 'usr/sbin/sshd' is a relative path; give the executable's "
+                        "absolute path"));
+  dir.WriteFile("identity.yaml",
+                "rules:\n"
+                "  - id: r\n"
+                "    description: d\n"
+                "    severity: low\n"
+                "    when:\n"
+                "      exe: [/usr/sbin/sshd]\n"
+                "      package: [openssh-server]\n"
+                "      sha256: E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855\n");
+  Result<LoadedRules> good = LoadRulesWithSummary({path});
+  ASSERT_TRUE(good.ok()) << good.error().message;
+  const Condition& when = good->rule_set.rules.at(0).condition;
+  EXPECT_THAT(when.packages, ElementsAre("openssh-server"));
+  EXPECT_THAT(when.sha256s,
+              ElementsAre("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+  EXPECT_THAT(good->warnings, IsEmpty());
+}
+
+TEST(RulesLoader, WarnsWhereAProcessIsMatchedByAName) {
+  TempDir dir;
+  const std::string path =
+      dir.WriteFile("names.yaml",
+                    "lists:\n"
+                    "  daemons: [sshd]\n"
+                    "rules:\n"
+                    "  - id: r\n"
+                    "    description: d\n"
+                    "    severity: low\n"
+                    "    when: {local_port: 22}\n"
+                    "    except: {process: [$daemons]}\n"
+                    "detectors:\n"
+                    "  service_owner: {owners: {\"22\": [sshd, /usr/sbin/sshd]}}\n"
+                    "  raw_socket: {programs: [\"/usr/sbin/lldpd\", tcpdump]}\n");
+  Result<LoadedRules> loaded = LoadRulesWithSummary({path});
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;  // warnings do not stop the load
+  ASSERT_THAT(loaded->warnings, SizeIs(3));
+  EXPECT_THAT(loaded->warnings[0],
+              HasSubstr(path + ":8: rule 'r' except.process: 'sshd' matches the name a process "
+                               "gives itself"));
+  EXPECT_THAT(loaded->warnings[0], HasSubstr("match what it is instead: exe: /"));
+  EXPECT_THAT(loaded->warnings[0], HasSubstr("(from $daemons at " + path + ":2)"));
+  EXPECT_THAT(loaded->warnings[1],
+              HasSubstr(path + ":10: detectors.service_owner.owners.22: 'sshd' is a name, and any "
+                               "copy of a binary so named passes"));
+  EXPECT_THAT(loaded->warnings[2], HasSubstr(path + ":11: detectors.raw_socket.programs: "
+                                                    "'tcpdump' is a name"));
+}
+
 TEST(RulesLoader, ALaterFileOverridesADetectorSetting) {
   TempDir dir;
   const std::string first = dir.WriteFile("a.yaml", "detectors: {fan_out: {hosts: 5}}\n");
@@ -274,7 +349,8 @@ TEST(RulesLoader, TheShippedExampleLoads) {
   ASSERT_TRUE(loaded.ok()) << loaded.error().message;
   const RuleSet& set = loaded->rule_set;
   ASSERT_THAT(set.rules, SizeIs(4));
-  EXPECT_EQ(loaded->files.at(0).lists, 3u);
+  EXPECT_EQ(loaded->files.at(0).lists, 4u);
+  EXPECT_THAT(loaded->warnings, IsEmpty());  // it names programs by what they are
   const Rule* db = Find(set, "db-exposed");
   ASSERT_NE(db, nullptr);
   EXPECT_EQ(db->severity, Severity::kHigh);
@@ -283,14 +359,18 @@ TEST(RulesLoader, TheShippedExampleLoads) {
   EXPECT_TRUE(db->condition.local_ports->Contains(27018));
   EXPECT_TRUE(db->condition.local_ports->Contains(8050));
   EXPECT_FALSE(db->condition.local_ports->Contains(22));
-  EXPECT_THAT(db->exceptions.at(0).process_names, ElementsAre("sshd", "nginx*"));
+  EXPECT_THAT(db->exceptions.at(0).exe_paths, ElementsAre("/usr/sbin/sshd", "/usr/sbin/nginx*"));
+  EXPECT_THAT(db->exceptions.at(1).packages, ElementsAre("postgresql-*", "redis-server"));
+  EXPECT_THAT(db->exceptions.at(2).sha256s,
+              ElementsAre("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
   const Rule* lab = Find(set, "lab-admin-listener");
   ASSERT_NE(lab, nullptr);
   EXPECT_FALSE(lab->enabled);
   EXPECT_THAT(lab->condition.parents, ElementsAre("bash", "sh", "dash", "zsh"));
   EXPECT_TRUE(set.detectors.privileged_port.enabled);
   EXPECT_TRUE(set.detectors.new_outbound.enabled);
-  EXPECT_THAT(set.detectors.service_owners.at(22), ElementsAre("sshd"));
+  EXPECT_THAT(set.detectors.service_owners.at(22),
+              ElementsAre("/usr/sbin/sshd", "/usr/lib/openssh/sshd-session"));
 }
 
 // --- Problems -----------------------------------------------------------------------------

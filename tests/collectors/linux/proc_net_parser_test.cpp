@@ -167,3 +167,35 @@ TEST(EstimateSocketCount, MissingOrGarbledFilesCountAsZero) {
 
 }  // namespace
 }  // namespace portwatch::collectors::linux
+
+namespace portwatch::collectors::linux {
+namespace {
+
+// The counters that move in a SYN flood, with syncookies on or off, from a TcpExt pair of lines
+// as the kernel writes them (names, then values, in one order that varies between kernels).
+TEST(ParseHostNetwork, ReadsTheListenAndSynQueueCountersOfTcpExt) {
+  const std::string netstat =
+      "TcpExt: SyncookiesSent SyncookiesRecv ListenOverflows ListenDrops TCPReqQFullDoCookies "
+      "TCPReqQFullDrop\n"
+      "TcpExt: 1872 3 0 12 1870 2\n"
+      "IpExt: InNoRoutes\n"
+      "IpExt: 0\n";
+  HostNetwork host;
+  ParseHostNetwork(netstat, "32768\t60999\n", "1024\n", host);
+  EXPECT_EQ(host.syncookies_sent, 1872u);
+  EXPECT_EQ(host.listen_overflows, 0u);
+  EXPECT_EQ(host.listen_drops, 12u);
+  EXPECT_EQ(host.req_queue_full_cookies, 1870u);
+  EXPECT_EQ(host.req_queue_full_drops, 2u);
+}
+
+TEST(ParseHostNetwork, ACounterTheKernelDoesNotHaveStaysUnknown) {
+  HostNetwork host;
+  ParseHostNetwork("TcpExt: ListenOverflows ListenDrops\nTcpExt: 1 2\n", "", "", host);
+  EXPECT_EQ(host.listen_overflows, 1u);
+  EXPECT_EQ(host.syncookies_sent, std::nullopt);
+  EXPECT_EQ(host.req_queue_full_drops, std::nullopt);
+}
+
+}  // namespace
+}  // namespace portwatch::collectors::linux
