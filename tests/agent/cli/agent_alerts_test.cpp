@@ -219,8 +219,8 @@ TEST(AgentAlerts, AcceptingOneRuleLeavesANewRuleOnTheSameListenerToAlertAndUnacc
       std::chrono::seconds(10)))
       << agent.Stderr();
 
-  // 1. A new listener on 40123: unexpected_listener only. Accepted.
-  auto listener = portwatch::testing::ListenerProcess(program, 40123);
+  // 1. A new listener on 8765: unexpected_listener only. Accepted.
+  auto listener = portwatch::testing::ListenerProcess(program, 8765);
   json open;
   ASSERT_TRUE(portwatch::testing::WaitFor(
       [&] {
@@ -245,9 +245,9 @@ TEST(AgentAlerts, AcceptingOneRuleLeavesANewRuleOnTheSameListenerToAlertAndUnacc
   std::this_thread::sleep_for(std::chrono::seconds(1));
   EXPECT_TRUE(Alerts(db, {"--open"}).empty()) << Alerts(db).dump(2);
 
-  // 2. Port 40123 joins the backdoor ports (SIGHUP): the same listener is a new alert, about
+  // 2. Port 8765 joins the backdoor ports (SIGHUP): the same listener is a new alert, about
   //    backdoor_port only.
-  dir.WriteFile("rules.yaml", QuietProgramRules(program, "  backdoor_port:\n    ports: [40123]\n"));
+  dir.WriteFile("rules.yaml", QuietProgramRules(program, "  backdoor_port:\n    ports: [8765]\n"));
   agent.Signal(SIGHUP);
   ASSERT_TRUE(portwatch::testing::WaitFor(
       [&] {
