@@ -188,7 +188,9 @@ TEST_F(AlertRoutesTest, AcceptingResolvesTheAlertAndRemembersItsSubjectForGood) 
   EXPECT_TRUE(body["accepted"]);
   EXPECT_EQ(body["status"], "resolved");
   std::vector<std::string> accepted;
-  for (const store::Acceptance& acceptance : *store::ListAcceptances(db())) {
+  Result<std::vector<store::Acceptance>> acceptances_stored = store::ListAcceptances(db());
+  ASSERT_TRUE(acceptances_stored.ok()) << acceptances_stored.error().message;
+  for (const store::Acceptance& acceptance : *acceptances_stored) {
     accepted.push_back(acceptance.subject + " " + acceptance.rule);
   }
   EXPECT_THAT(accepted, Contains("listener tcp/31337 program=/tmp/nc backdoor_port"));
