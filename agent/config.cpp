@@ -90,9 +90,12 @@ Result<Config> LoadConfig(const std::string& path) {
     }
   }
   if (const YAML::Node node = root["alerts"]) {
-    if (CheckKeys(node, "alerts", {"reopen_within"}, problems)) {
+    if (CheckKeys(node, "alerts", {"reopen_within", "resolve_after"}, problems)) {
       if (const YAML::Node within = node["reopen_within"]) {
         ReadDuration(within, "alerts.reopen_within", config.reopen_within, problems);
+      }
+      if (const YAML::Node after = node["resolve_after"]) {
+        ReadDuration(after, "alerts.resolve_after", config.resolve_after, problems);
       }
     }
   }

@@ -30,6 +30,8 @@ struct Config {
   std::chrono::milliseconds learn_for{0};
   // An alert that resolves and comes back within this long reopens instead of starting anew.
   std::chrono::milliseconds reopen_within{std::chrono::minutes(10)};
+  // An alert resolves only after its condition has been absent this long (0: at once).
+  std::chrono::milliseconds resolve_after{std::chrono::seconds(5)};
   std::string events;  // JSON lines of listener and alert events: a file, "-" for stdout, or off
   api::ApiConfig api;  // the REST API, /metrics and the dashboard
   notify::NotifyConfig notify;               // no targets: alerts are stored and logged, not sent

@@ -53,22 +53,32 @@ void Loop::Apply(const Config& config) {
   if (live_ != nullptr) live_->SetInterval(config_.interval);
 }
 
-void Loop::Observe(const collectors::Snapshot& snapshot) {
-  if (!rules_) return;
-  Result<StageStats> observed = rules_->Observe(snapshot);
-  if (!observed) {
+std::optional<Error> Loop::Observe(const collectors::Snapshot& snapshot) {
+  if (!rules_) return std::nullopt;
+  StageStats observed = rules_->Observe(snapshot);
+  if (observed.store_error) {
     if (!rules_failing_) {
-      spdlog::error("cannot record alerts in {}: {}; retrying every interval", db_->path(),
-                    observed.error().message);
+      spdlog::error(
+          "cannot record alerts in {}: {}; detection goes on, the alerts are logged and kept in "
+          "memory (up to {} events) until the database takes them",
+          db_->path(), observed.store_error->message, AlertTracker::kMaxQueuedEvents);
     }
     rules_failing_ = true;
-    return;
+  } else if (rules_failing_) {
+    spdlog::warn("recording alerts again: {} events that waited are stored", observed.stored_late);
+    rules_failing_ = false;
   }
-  if (rules_failing_) spdlog::warn("recording alerts again");
-  rules_failing_ = false;
-  spdlog::debug(
-      "rules: {} findings, {} alert changes in {} us", observed->findings, observed->changes,
-      std::chrono::duration_cast<std::chrono::microseconds>(observed->rules_time).count());
+  if (observed.dropped_events > dropped_events_) {
+    spdlog::error(
+        "{} alert events could not be kept for the database (its queue of {} is full); they "
+        "were logged and published only",
+        observed.dropped_events - dropped_events_, AlertTracker::kMaxQueuedEvents);
+    dropped_events_ = observed.dropped_events;
+  }
+  spdlog::debug("rules: {} findings, {} alert changes in {} us", observed.findings,
+                observed.changes,
+                std::chrono::duration_cast<std::chrono::microseconds>(observed.rules_time).count());
+  return std::move(observed.store_error);
 }
 
 void Loop::Prune() {
@@ -113,12 +123,22 @@ LoopResult Loop::Run(SignalFlags& flags, std::optional<std::chrono::milliseconds
       result.error = snapshot.error();
       break;
     }
+    std::optional<Error> store_error;
     if (Result<store::WriteStats> written = writer_.Write(*snapshot); written) {
       spdlog::debug(
           "interval: {} sockets, {} opened, {} closed, {} changed in {} us",
           snapshot->sockets.size(), written->opened, written->closed, written->changed,
           std::chrono::duration_cast<std::chrono::microseconds>(snapshot->duration).count());
-      Observe(*snapshot);
+    } else {
+      ++result.failed_writes;
+      store_error = written.error();
+    }
+    // 2. Rules and alerts, whatever the store did: a full disk or a held lock must not blind
+    //    detection.
+    if (std::optional<Error> alerts_error = Observe(*snapshot); alerts_error && !store_error) {
+      store_error = std::move(alerts_error);
+    }
+    if (!store_error) {
       Prune();
       // A failed checkpoint loses nothing (the log keeps the data) and is retried every interval;
       // its usual cause, a full disk, is already reported by the write that fails next.
@@ -127,17 +147,16 @@ LoopResult Loop::Run(SignalFlags& flags, std::optional<std::chrono::milliseconds
         spdlog::debug("{}; retrying every interval", checkpointed.error().message);
       }
       checkpoint_failing_ = !checkpointed;
-    } else {
-      ++result.failed_writes;
     }
     if (live_ != nullptr) {
       // The current state stays current even while the history cannot be written.
       live_->SetStoreBehind(writer_.behind());
+      live_->SetStoreError(store_error ? store_error->message : std::string());
       live_->PublishSnapshot(std::make_shared<const collectors::Snapshot>(std::move(*snapshot)));
     }
     ++result.intervals;
 
-    // 2. Sleep to the next tick in short steps, so a stop request is honoured within 100 ms.
+    // 3. Sleep to the next tick in short steps, so a stop request is honoured within 100 ms.
     next += config_.interval;
     const auto now = std::chrono::steady_clock::now();
     if (duration && now - started + config_.interval > *duration) break;

@@ -2,7 +2,9 @@
 // interval.
 //
 // Owns the collector, the database connection and the history writer. A failed write is logged
-// once and folded into the next interval (see HistoryWriter); a failed collection ends the loop,
+// once and folded into the next interval (see HistoryWriter); the rules run on every snapshot
+// whether or not it was written, their alerts waiting in memory for the store (see
+// AlertTracker), and the API is told the store fails. A failed collection ends the loop,
 // since nothing useful can be recorded without it. Runs on the calling thread; not thread-safe.
 #pragma once
 
@@ -52,7 +54,8 @@ class Loop {
 
  private:
   Loop(Config config, std::unique_ptr<store::Database> db, store::HistoryWriter writer);
-  void Observe(const collectors::Snapshot& snapshot);
+  // Runs the rules and alerts; returns why the alerts could not be stored, if they could not.
+  std::optional<Error> Observe(const collectors::Snapshot& snapshot);
   void Prune();
 
   Config config_;
@@ -63,6 +66,7 @@ class Loop {
   api::LiveState* live_ = nullptr;     // null: no API
   bool checkpoint_failing_ = false;
   bool rules_failing_ = false;
+  int64_t dropped_events_ = 0;  // as last logged
   // Retention runs once a minute, and every interval while it has a backlog.
   std::chrono::steady_clock::time_point next_prune_{};
 };

@@ -42,7 +42,8 @@ std::string DefaultBaselinePath(const std::string& database) {
 }
 
 Result<std::unique_ptr<RulesStage>> RulesStage::Create(const Config& config, store::Database& db) {
-  Result<AlertTracker> tracker = AlertTracker::Create(db, {config.reopen_within});
+  Result<AlertTracker> tracker =
+      AlertTracker::Create(db, {config.reopen_within, config.resolve_after});
   if (!tracker) return tracker.error();
   auto stage = std::unique_ptr<RulesStage>(new RulesStage(db, std::move(tracker).value()));
   if (Result<void> configured = stage->Configure(config); !configured) {
@@ -53,42 +54,95 @@ Result<std::unique_ptr<RulesStage>> RulesStage::Create(const Config& config, sto
 
 Result<void> RulesStage::Reload(const Config& config) { return Configure(config); }
 
+// A configuration built in full (Configure's steps 1 to 4) before any of it is used.
+struct RulesStage::Prepared {
+  std::unique_ptr<rules::Engine> engine;
+  std::string rules_json;
+  size_t files = 0;
+  std::string baseline_path;
+  std::optional<rules::Baseline> baseline;  // none: there is no baseline file
+  std::unique_ptr<EventLog> events;         // null: the one open stays (or none is wanted)
+  notify::WorkerSettings notify;
+};
+
 Result<void> RulesStage::Configure(const Config& config) {
-  // Everything is built first and swapped in at the end: a failure changes nothing.
+  // Steps 1 to 4 build everything and may fail, changing nothing; 5 to 7 swap it in.
+  Prepared next;
+  if (Result<void> done = LoadEngine(config, next); !done) return done.error();
+  if (Result<void> done = LoadBaseline(config, next); !done) return done.error();
+  if (Result<void> done = OpenEvents(config, next); !done) return done.error();
+  if (Result<void> done = MakeTargets(config, next); !done) return done.error();
+  AdoptBaseline(config, next);
+  if (Result<void> done = ApplyNotifications(config, next); !done) return done.error();
+  Install(config, std::move(next));
+  return Ok();
+}
+
+// 1. The rules files and the detectors, with what operators accepted.
+Result<void> RulesStage::LoadEngine(const Config& config, Prepared& next) {
   Result<std::vector<std::string>> files = rules::ExpandRulePaths(config.rules);
   if (!files) return files.error();
   Result<rules::RuleSet> rule_set = rules::LoadRules(*files);
   if (!rule_set) return rule_set.error();
-  auto engine = std::make_unique<rules::Engine>(*rule_set);
-  engine->SetSelf(static_cast<int32_t>(getpid()));
-
-  const std::string baseline_path =
-      config.baseline.empty() ? DefaultBaselinePath(db_->path()) : config.baseline;
-  std::optional<rules::Baseline> baseline;
-  if (std::filesystem::exists(baseline_path)) {
-    Result<rules::Baseline> loaded = rules::Baseline::Load(baseline_path);
-    if (!loaded) return loaded.error();
-    baseline = std::move(loaded).value();
-  }
-  Result<std::unordered_set<std::string>> accepted = store::AcceptedSubjects(*db_);
+  Result<std::vector<store::Acceptance>> accepted = store::ListAcceptances(*db_);
   if (!accepted) return accepted.error();
+  next.engine = std::make_unique<rules::Engine>(*rule_set);
+  next.engine->SetSelf(static_cast<int32_t>(getpid()));
+  next.engine->SetAccepted(*accepted);
+  next.rules_json = rules::RulesJson(*rule_set);
+  next.files = files->size();
+  return Ok();
+}
 
-  std::unique_ptr<EventLog> events;
-  if (!config.events.empty() && (events_ == nullptr || events_->path() != config.events)) {
-    Result<std::unique_ptr<EventLog>> opened = EventLog::Open(config.events);
-    if (!opened) return opened.error();
-    events = std::move(opened).value();
+// 2. The baseline file, when there is one.
+Result<void> RulesStage::LoadBaseline(const Config& config, Prepared& next) {
+  next.baseline_path = config.baseline.empty() ? DefaultBaselinePath(db_->path()) : config.baseline;
+  if (!std::filesystem::exists(next.baseline_path)) return Ok();
+  Result<rules::Baseline> loaded = rules::Baseline::Load(next.baseline_path);
+  if (!loaded) return loaded.error();
+  next.baseline = std::move(loaded).value();
+  return Ok();
+}
+
+// 3. The events log, when it is wanted and not the one already open.
+Result<void> RulesStage::OpenEvents(const Config& config, Prepared& next) {
+  if (config.events.empty() || (events_ != nullptr && events_->path() == config.events)) {
+    return Ok();
   }
+  Result<std::unique_ptr<EventLog>> opened = EventLog::Open(config.events);
+  if (!opened) return opened.error();
+  next.events = std::move(opened).value();
+  return Ok();
+}
 
-  if (baseline) {
-    engine->SetBaseline(std::move(baseline));
+// 4. The notification targets and the worker's settings.
+Result<void> RulesStage::MakeTargets(const Config& config, Prepared& next) {
+  for (const notify::TargetConfig& target : config.notify.targets) {
+    Result<std::unique_ptr<notify::Target>> made = notify::MakeTarget(target);
+    if (!made) return made.error();
+    next.notify.targets.push_back(std::move(made).value());
+  }
+  next.notify.context.host = config.notify.host.empty() ? notify::HostName() : config.notify.host;
+  next.notify.context.dashboard_url = config.notify.dashboard_url;
+  next.notify.max_age = config.notify.max_age;
+  next.notify.retry_initial = config.notify.retry_initial;
+  next.notify.retry_max = config.notify.retry_max;
+  return Ok();
+}
+
+// 5. The baseline the new engine compares with: the file's; else the one being learned, or
+//    learned but not saved; else a new one to learn.
+void RulesStage::AdoptBaseline(const Config& config, Prepared& next) {
+  rules::Engine& engine = *next.engine;
+  if (next.baseline) {
+    engine.SetBaseline(std::move(next.baseline));
     learning_.reset();
   } else if (learning_) {
-    engine->SetBaseline(std::nullopt);  // still learning: carry on
+    engine.SetBaseline(std::nullopt);  // still learning: carry on
   } else if (engine_ && engine_->baseline()) {
     // Learned but not saved (the save failed): keep it rather than learn anew what listens now.
-    engine->SetBaseline(engine_->baseline());
-    if (Result<void> saved = engine_->baseline()->Save(baseline_path, "portwatch baseline");
+    engine.SetBaseline(engine_->baseline());
+    if (Result<void> saved = engine_->baseline()->Save(next.baseline_path, "portwatch baseline");
         !saved) {
       spdlog::error("cannot save the baseline: {}; using it in memory", saved.error().message);
     }
@@ -96,32 +150,23 @@ Result<void> RulesStage::Configure(const Config& config) {
     learning_.emplace();
     learn_until_ = 0;  // set by the first snapshot
     learn_for_ = config.learn_for;
-    spdlog::info("no baseline at {}: learning the listeners present {}", baseline_path,
+    spdlog::info("no baseline at {}: learning the listeners present {}", next.baseline_path,
                  config.learn_for.count() == 0
                      ? std::string("at the start")
                      : fmt::format("during the first {} s", config.learn_for.count() / 1000));
   }
-  std::vector<std::shared_ptr<const notify::Target>> targets;
-  for (const notify::TargetConfig& target : config.notify.targets) {
-    Result<std::unique_ptr<notify::Target>> made = notify::MakeTarget(target);
-    if (!made) return made.error();
-    targets.push_back(std::move(made).value());
-  }
-  notify::WorkerSettings settings;
-  settings.targets = targets;
-  settings.context.host = config.notify.host.empty() ? notify::HostName() : config.notify.host;
-  settings.context.dashboard_url = config.notify.dashboard_url;
-  settings.max_age = config.notify.max_age;
-  settings.retry_initial = config.notify.retry_initial;
-  settings.retry_max = config.notify.retry_max;
-  notify_settings_ = settings;
+}
+
+// 6. The notifier: reconfigured when it runs, started when it should run and does not yet.
+Result<void> RulesStage::ApplyNotifications(const Config& config, Prepared& next) {
+  notify_settings_ = next.notify;
   if (notifier_) {
-    notifier_->Configure(std::move(settings));
+    notifier_->Configure(std::move(next.notify));
   } else if (notifications_) {
     if (Result<void> started = StartNotifications(); !started) return started.error();
   }
-  if (!targets.empty()) {
-    spdlog::info("notify: {} targets: {}", targets.size(),
+  if (!config.notify.targets.empty()) {
+    spdlog::info("notify: {} targets: {}", config.notify.targets.size(),
                  fmt::join(config.notify.targets |
                                std::views::transform([](const notify::TargetConfig& target) {
                                  return fmt::format("{} ({})", target.name, target.type);
@@ -129,20 +174,23 @@ Result<void> RulesStage::Configure(const Config& config) {
                            ", "));
   }
   tracker_.set_outbox(std::make_shared<const notify::Outbox>(config.notify.targets));
-  engine->SetAccepted(std::move(accepted).value());
-  spdlog::info("rules: {} detectors and {} rules from {} files", engine->detector_count(),
-               engine->rule_count(), files->size());
-  engine_ = std::move(engine);
-  baseline_path_ = baseline_path;
-  rules_json_ = rules::RulesJson(*rule_set);
+  return Ok();
+}
+
+// 7. The new engine, events log and alert settings in force.
+void RulesStage::Install(const Config& config, Prepared next) {
+  spdlog::info("rules: {} detectors and {} rules from {} files", next.engine->detector_count(),
+               next.engine->rule_count(), next.files);
+  engine_ = std::move(next.engine);
+  baseline_path_ = next.baseline_path;
+  rules_json_ = std::move(next.rules_json);
   PublishRules();
   if (config.events.empty()) {
     events_.reset();
-  } else if (events) {
-    events_ = std::move(events);
+  } else if (next.events) {
+    events_ = std::move(next.events);
   }
-  tracker_.set_reopen_within(config.reopen_within);
-  return Ok();
+  tracker_.set_options({config.reopen_within, config.resolve_after});
 }
 
 void RulesStage::set_live(api::LiveState* live) {
@@ -195,13 +243,14 @@ void RulesStage::Learn(const collectors::Snapshot& snapshot, int64_t now) {
   PublishRules();
 }
 
-Result<StageStats> RulesStage::Observe(const collectors::Snapshot& snapshot) {
+StageStats RulesStage::Observe(const collectors::Snapshot& snapshot) {
   StageStats stats;
   const int64_t now = store::ToMillis(snapshot.taken_at);
-  // 1. What operators did meanwhile (acknowledged, silenced, accepted from the CLI).
-  Result<std::optional<std::unordered_set<std::string>>> refreshed = tracker_.Refresh();
-  if (!refreshed) return refreshed.error();
-  if (*refreshed) engine_->SetAccepted(std::move(**refreshed));
+  // 1. What operators did meanwhile (acknowledged, silenced, accepted from the CLI). A database
+  //    that cannot be read only delays this: the rules run on what is known.
+  Result<std::optional<std::vector<store::Acceptance>>> refreshed = tracker_.Refresh();
+  if (refreshed && *refreshed) engine_->SetAccepted(**refreshed);
+  if (!refreshed) spdlog::debug("alerts not refreshed: {}", refreshed.error().message);
   if (learning_) Learn(snapshot, now);
 
   // 2. Rules, then alerts.
@@ -214,25 +263,31 @@ Result<StageStats> RulesStage::Observe(const collectors::Snapshot& snapshot) {
     Result<store::ListenerEvents> listeners = store::ListenerEventsIn(*db_, {now, now});
     if (listeners) events_->Write(*listeners);
   }
-  Result<std::vector<AlertChange>> changes = tracker_.Update(snapshot, findings, now);
-  if (!changes) return changes.error();
-  stats.changes = changes->size();
-  for (const AlertChange& change : *changes)
+  AlertUpdate update = tracker_.Update(snapshot, findings, now);
+  stats.changes = update.changes.size();
+  stats.stored_late = update.stored_late;
+  stats.queued_events = tracker_.queued_events();
+  stats.dropped_events = tracker_.dropped_events();
+  stats.store_error = std::move(update.store_error);
+  for (const AlertChange& change : update.changes)
     stats.deliveries += static_cast<size_t>(change.deliveries);
-  if (stats.deliveries > 0 && notifier_) notifier_->Wake();
-  for (const AlertChange& change : *changes) {
+  if ((stats.deliveries > 0 || stats.stored_late > 0) && notifier_) notifier_->Wake();
+
+  // 3. Every change reaches the log, the events file and the API, stored or not.
+  for (const AlertChange& change : update.changes) {
     const store::Alert& alert = change.alert;
-    spdlog::info("alert {} {} [{}] {}: {} (seen {} times)", alert.id,
+    spdlog::info("alert {} {} [{}] {}: {} (seen {} times){}",
+                 alert.id != 0 ? std::to_string(alert.id) : std::string("(new)"),
                  store::AlertEventKindName(change.kind),
                  rules::SeverityName(static_cast<rules::Severity>(alert.severity)), alert.title,
-                 Reasons(alert), alert.count);
+                 Reasons(alert), alert.count, change.stored ? "" : "; not stored yet");
   }
-
-  if (events_) events_->Write(*changes);
+  if (events_) events_->Write(update.changes);
   if (live_ != nullptr) {
-    for (const AlertChange& change : *changes) {
+    for (const AlertChange& change : update.changes) {
       live_->PublishAlert(store::AlertEventKindName(change.kind), api::AlertJson(change.alert));
     }
+    live_->SetAlertsUnstored(static_cast<int64_t>(stats.queued_events), stats.dropped_events);
   }
   return stats;
 }

@@ -1,7 +1,7 @@
-// RulesStage: the half of the agent's loop after the history is written — run the rules over
-// the snapshot, fold the findings into alerts, learn the baseline while there is none, write
-// listener and alert events to the events log, and queue the alert events for the notification
-// targets (whose OutboxWorker thread it owns).
+// RulesStage: the half of the agent's loop after the history is written (or failed to be) — run the
+// rules over the snapshot, fold the findings into alerts, learn the baseline while there is none,
+// write listener and alert events to the events log, and queue the alert events for the
+// notification targets (whose OutboxWorker thread it owns).
 //
 // Built from a Config; Reload swaps in new rules only when they all load (a broken file keeps
 // the running ones and says why). Runs on the loop's thread, on the loop's database connection;
@@ -27,8 +27,12 @@ namespace portwatch::agent {
 
 struct StageStats {
   size_t findings = 0;
-  size_t changes = 0;     // alert events written
-  size_t deliveries = 0;  // notifications queued for them
+  size_t changes = 0;                // alert events this interval, stored or not
+  size_t deliveries = 0;             // notifications queued for them
+  size_t stored_late = 0;            // events of earlier intervals stored now
+  size_t queued_events = 0;          // events still waiting for the database
+  int64_t dropped_events = 0;        // events the full queue could not keep, since the start
+  std::optional<Error> store_error;  // why the alerts could not be written this interval
   std::chrono::nanoseconds rules_time{0};
 };
 
@@ -36,8 +40,10 @@ class RulesStage {
  public:
   static Result<std::unique_ptr<RulesStage>> Create(const Config& config, store::Database& db);
 
-  // After the interval's history is written.
-  Result<StageStats> Observe(const collectors::Snapshot& snapshot);
+  // Every interval, whether or not its history could be written: the alerts change, and reach
+  // the log, the events file and the API, even while the database refuses them (the tracker
+  // queues their writes).
+  StageStats Observe(const collectors::Snapshot& snapshot);
 
   // New rules, baseline and events settings; the old ones stay when the new ones do not load.
   Result<void> Reload(const Config& config);
@@ -57,7 +63,16 @@ class RulesStage {
 
  private:
   RulesStage(store::Database& db, AlertTracker tracker) : db_(&db), tracker_(std::move(tracker)) {}
+  // Configure's named steps, in order (see rules_stage.cpp).
+  struct Prepared;
   Result<void> Configure(const Config& config);
+  Result<void> LoadEngine(const Config& config, Prepared& next);
+  Result<void> LoadBaseline(const Config& config, Prepared& next);
+  Result<void> OpenEvents(const Config& config, Prepared& next);
+  Result<void> MakeTargets(const Config& config, Prepared& next);
+  void AdoptBaseline(const Config& config, Prepared& next);
+  Result<void> ApplyNotifications(const Config& config, Prepared& next);
+  void Install(const Config& config, Prepared next);
   void Learn(const collectors::Snapshot& snapshot, int64_t now);
 
   store::Database* db_;

@@ -43,6 +43,19 @@ json AlertToJson(const store::Alert& alert) {
 
 std::string AlertJson(const store::Alert& alert) { return DumpJson(AlertToJson(alert)); }
 
+json AcceptanceToJson(const store::Acceptance& acceptance) {
+  return {{"id", acceptance.id},
+          {"subject", acceptance.subject},
+          {"rule", acceptance.rule},
+          {"severity", store::SeverityName(acceptance.severity)},
+          {"exe", acceptance.exe},
+          {"exe_device", acceptance.exe_device},
+          {"exe_inode", acceptance.exe_inode},
+          {"exe_mtime_ns", acceptance.exe_mtime_ns},
+          {"accepted_at", collectors::FormatIsoTime(acceptance.accepted_at)},
+          {"alert_id", acceptance.alert_id ? json(*acceptance.alert_id) : json()}};
+}
+
 json AlertEventToJson(const store::AlertEvent& event) {
   return {{"at", collectors::FormatIsoTime(event.at)},
           {"event", store::AlertEventKindName(event.kind)},

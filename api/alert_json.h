@@ -1,5 +1,6 @@
-// The JSON forms of alerts, their events and their deliveries: one shape wherever portwatch prints
-// them (the REST API, `portwatch alerts --json`, the events log, the generic webhook).
+// The JSON forms of alerts, their events, their deliveries and acceptances: one shape wherever
+// portwatch prints them (the REST API, `portwatch alerts --json`, the events log, the generic
+// webhook).
 //
 // Times are ISO 8601 in UTC with milliseconds ("2026-11-25T13:05:01.123Z"); a reason list and the
 // evidence, stored as JSON, are embedded as JSON (null when unreadable). Pure functions.
@@ -26,6 +27,10 @@ nlohmann::json AlertEventToJson(const store::AlertEvent& event);
 // Keys: id, target, status, alert_id, event_id, event, queued_at, attempts, next_attempt_at (while
 // pending), last_attempt_at, response_code, last_error.
 nlohmann::json DeliveryToJson(const store::Delivery& delivery);
+
+// Keys: id, subject, rule, severity (the highest accepted), exe, exe_device, exe_inode,
+// exe_mtime_ns (0: not compared), accepted_at, alert_id (null once the alert is deleted).
+nlohmann::json AcceptanceToJson(const store::Acceptance& acceptance);
 
 // A JSON document as text, replacing invalid UTF-8 instead of throwing.
 std::string DumpJson(const nlohmann::json& json, int indent = -1);

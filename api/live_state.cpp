@@ -124,6 +124,32 @@ void LiveState::SetStoreBehind(bool behind) {
   store_behind_ = behind;
 }
 
+void LiveState::SetStoreError(std::string error) {
+  std::lock_guard lock(mutex_);
+  store_error_ = std::move(error);
+}
+
+std::string LiveState::store_error() const {
+  std::lock_guard lock(mutex_);
+  return store_error_;
+}
+
+void LiveState::SetAlertsUnstored(int64_t queued, int64_t dropped) {
+  std::lock_guard lock(mutex_);
+  alerts_unstored_ = queued;
+  alert_events_dropped_ = dropped;
+}
+
+int64_t LiveState::alerts_unstored() const {
+  std::lock_guard lock(mutex_);
+  return alerts_unstored_;
+}
+
+int64_t LiveState::alert_events_dropped() const {
+  std::lock_guard lock(mutex_);
+  return alert_events_dropped_;
+}
+
 bool LiveState::store_behind() const {
   std::lock_guard lock(mutex_);
   return store_behind_;

@@ -61,6 +61,14 @@ class LiveState {
   // Whether the last interval's write failed (the history is behind the snapshot).
   void SetStoreBehind(bool behind);
   bool store_behind() const;
+  // Why the store fails (empty: it does not), for /readyz.
+  void SetStoreError(std::string error);
+  std::string store_error() const;
+  // Alert events detected but not yet in the database (they wait in the agent's memory), and
+  // those dropped since the start because that queue was full.
+  void SetAlertsUnstored(int64_t queued, int64_t dropped);
+  int64_t alerts_unstored() const;
+  int64_t alert_events_dropped() const;
 
   DurationHistogram durations() const;
   int64_t snapshots() const;
@@ -78,6 +86,9 @@ class LiveState {
   std::string baseline_json_ = "{}";
   std::chrono::milliseconds interval_{1000};
   bool store_behind_ = false;
+  std::string store_error_;
+  int64_t alerts_unstored_ = 0;
+  int64_t alert_events_dropped_ = 0;
   // Listeners of the previous snapshot by cookie (or inode), for the appeared/disappeared events.
   std::unordered_map<uint64_t, std::string> listeners_;
 };

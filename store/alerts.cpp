@@ -4,6 +4,8 @@
 
 #include <array>
 
+#include "store/alert_kinds.h"
+
 namespace portwatch::store {
 
 namespace {
@@ -227,12 +229,36 @@ Result<Alert> SilenceAlert(Database& db, int64_t id, int64_t until, int64_t now)
 
 Result<Alert> AcceptAlert(Database& db, int64_t id, int64_t now) {
   return Act(db, id, now, AlertEventKind::kAccepted, "", [&](Alert& alert) -> Result<void> {
-    Result<Statement> accept = db.Prepare(
-        "INSERT OR REPLACE INTO accepted_subjects(subject, accepted_at, alert_id) "
-        "VALUES(?1, ?2, ?3)");
+    // A reason's severity is stored by name; an unknown name accepts up to the alert's.
+    std::string severity = "CASE json_extract(r.value, '$.severity')";
+    for (int level = 1; level <= 5; ++level) {
+      severity += fmt::format(" WHEN '{}' THEN {}", SeverityName(level), level);
+    }
+    severity += " ELSE ?2 END";
+    Result<Statement> accept = db.Prepare(fmt::format(
+        "INSERT INTO acceptances(subject, rule, severity, exe, exe_device, exe_inode, "
+        "exe_mtime_ns, accepted_at, alert_id) "
+        "SELECT ?1, json_extract(r.value, '$.rule'), {}, "
+        "coalesce(json_extract(r.value, '$.exe'), ''), "
+        "coalesce(json_extract(r.value, '$.exe_device'), 0), "
+        "coalesce(json_extract(r.value, '$.exe_inode'), 0), "
+        "coalesce(json_extract(r.value, '$.exe_mtime_ns'), 0), ?3, ?4 "
+        "FROM json_each(?5) r WHERE json_extract(r.value, '$.rule') IS NOT NULL "
+        "ON CONFLICT(subject, rule) DO UPDATE SET severity = excluded.severity, "
+        "exe = excluded.exe, exe_device = excluded.exe_device, exe_inode = excluded.exe_inode, "
+        "exe_mtime_ns = excluded.exe_mtime_ns, accepted_at = excluded.accepted_at, "
+        "alert_id = excluded.alert_id",
+        severity));
     if (!accept) return accept.error();
-    accept->Bind(1, alert.subject).Bind(2, now).Bind(3, id);
+    accept->Bind(1, alert.subject)
+        .Bind(2, int64_t{alert.severity})
+        .Bind(3, now)
+        .Bind(4, id)
+        .Bind(5, alert.reasons);
     if (Result<void> run = accept->Run(); !run) return run.error();
+    if (sqlite3_changes(db.handle()) == 0) {
+      return Error{fmt::format("alert {} names no rule to accept (its reasons are empty)", id)};
+    }
     alert.accepted = true;
     if (alert.status != AlertStatus::kResolved) {
       alert.status = AlertStatus::kResolved;
@@ -242,16 +268,60 @@ Result<Alert> AcceptAlert(Database& db, int64_t id, int64_t now) {
   });
 }
 
-Result<std::unordered_set<std::string>> AcceptedSubjects(Database& db) {
-  Result<Statement> query = db.Prepare("SELECT subject FROM accepted_subjects");
-  if (!query) return query.error();
-  std::unordered_set<std::string> subjects;
+namespace {
+
+constexpr std::string_view kAcceptanceColumns =
+    "id, subject, rule, severity, exe, exe_device, exe_inode, exe_mtime_ns, accepted_at, alert_id";
+
+Result<std::vector<Acceptance>> CollectAcceptances(Statement& query) {
+  std::vector<Acceptance> acceptances;
   for (;;) {
-    Result<bool> row = query->Step();
+    Result<bool> row = query.Step();
     if (!row) return row.error();
-    if (!*row) return subjects;
-    subjects.insert(query->Text(0));
+    if (!*row) return acceptances;
+    Acceptance acceptance;
+    acceptance.id = query.Int(0);
+    acceptance.subject = query.Text(1);
+    acceptance.rule = query.Text(2);
+    acceptance.severity = static_cast<int>(query.Int(3));
+    acceptance.exe = query.Text(4);
+    acceptance.exe_device = static_cast<uint64_t>(query.Int(5));
+    acceptance.exe_inode = static_cast<uint64_t>(query.Int(6));
+    acceptance.exe_mtime_ns = query.Int(7);
+    acceptance.accepted_at = query.Int(8);
+    if (!query.IsNull(9)) acceptance.alert_id = query.Int(9);
+    acceptances.push_back(std::move(acceptance));
   }
+}
+
+}  // namespace
+
+Result<std::vector<Acceptance>> ListAcceptances(Database& db) {
+  Result<Statement> query =
+      db.Prepare(fmt::format("SELECT {} FROM acceptances ORDER BY id", kAcceptanceColumns));
+  if (!query) return query.error();
+  return CollectAcceptances(*query);
+}
+
+Result<Acceptance> RemoveAcceptance(Database& db, int64_t id) {
+  Result<Transaction> transaction = Transaction::Begin(db);
+  if (!transaction) return transaction.error();
+  Result<Statement> query =
+      db.Prepare(fmt::format("SELECT {} FROM acceptances WHERE id = ?1", kAcceptanceColumns));
+  if (!query) return query.error();
+  query->Bind(1, id);
+  Result<std::vector<Acceptance>> found = CollectAcceptances(*query);
+  if (!found) return found.error();
+  if (found->empty()) {
+    return Error{fmt::format(
+        "no acceptance with id {} in {}; `portwatch alerts accepted` lists them", id, db.path())};
+  }
+  Result<Statement> remove = db.Prepare("DELETE FROM acceptances WHERE id = ?1");
+  if (!remove) return remove.error();
+  remove->Bind(1, id);
+  if (Result<void> run = remove->Run(); !run) return run.error();
+  if (Result<void> committed = transaction->Commit(); !committed) return committed.error();
+  return std::move(found->front());
 }
 
 Result<int64_t> DataVersion(Database& db) {

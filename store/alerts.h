@@ -90,10 +90,28 @@ Result<std::vector<AlertEvent>> AlertEvents(Database& db, int64_t alert_id);
 // does not exist is an error naming the id.
 Result<Alert> AcknowledgeAlert(Database& db, int64_t id, int64_t now);
 Result<Alert> SilenceAlert(Database& db, int64_t id, int64_t until, int64_t now);
-// Accepts the alert's subject for good: records it, resolves the alert.
+// Accepts what the alert is about: each rule in its reasons on its subject, at that reason's
+// severity and with the executable it names (reasons' "exe", "exe_device", "exe_inode",
+// "exe_mtime_ns"), replacing an earlier acceptance of the same (subject, rule); resolves the
+// alert. A rule not among them, a higher severity or another executable still alerts.
 Result<Alert> AcceptAlert(Database& db, int64_t id, int64_t now);
 
-Result<std::unordered_set<std::string>> AcceptedSubjects(Database& db);
+struct Acceptance {
+  int64_t id = 0;
+  std::string subject;
+  std::string rule;
+  int severity = 0;         // the highest accepted
+  std::string exe;          // empty: any
+  uint64_t exe_device = 0;  // 0 with inode 0: not compared
+  uint64_t exe_inode = 0;
+  int64_t exe_mtime_ns = 0;
+  int64_t accepted_at = 0;
+  std::optional<int64_t> alert_id;  // the alert accepted (null once it is deleted)
+};
+// Every acceptance, oldest first.
+Result<std::vector<Acceptance>> ListAcceptances(Database& db);
+// Undoes acceptance `id` (its findings alert again); an error naming the id when there is none.
+Result<Acceptance> RemoveAcceptance(Database& db, int64_t id);
 
 // Changes whenever another connection commits to the database (PRAGMA data_version), so a
 // long-lived reader knows when to look again.

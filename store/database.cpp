@@ -213,6 +213,30 @@ INSERT INTO processes_new(id, pid, start_time, ppid, uid, name, exe, exe_deleted
 DROP TABLE processes;
 ALTER TABLE processes_new RENAME TO processes;
 )sql",
+    R"sql(
+-- What an operator accepted, per (subject, rule), with the severity and the executable as they
+-- were then: a new rule, a higher severity or another executable on the subject alerts again.
+-- An empty exe, or a zero device and inode, is not compared (unknown when accepted). Accepted
+-- subjects of before migrate as accepting every rule in their alert's reasons, at its severity.
+CREATE TABLE acceptances(
+  id INTEGER PRIMARY KEY,
+  subject TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  severity INTEGER NOT NULL,
+  exe TEXT NOT NULL DEFAULT '',
+  exe_device INTEGER NOT NULL DEFAULT 0,
+  exe_inode INTEGER NOT NULL DEFAULT 0,
+  exe_mtime_ns INTEGER NOT NULL DEFAULT 0,
+  accepted_at INTEGER NOT NULL,
+  alert_id INTEGER REFERENCES alerts(id) ON DELETE SET NULL,
+  UNIQUE(subject, rule)
+);
+INSERT OR IGNORE INTO acceptances(subject, rule, severity, accepted_at, alert_id)
+  SELECT s.subject, json_extract(r.value, '$.rule'), a.severity, s.accepted_at, a.id
+  FROM accepted_subjects s JOIN alerts a ON a.id = s.alert_id, json_each(a.reasons) r
+  WHERE json_valid(a.reasons) AND json_extract(r.value, '$.rule') IS NOT NULL;
+DROP TABLE accepted_subjects;
+)sql",
 };
 static_assert(std::size(kMigrations) == Database::kSchemaVersion,
               "one migration per schema version");

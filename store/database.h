@@ -25,7 +25,7 @@ class Statement;
 class Database {
  public:
   enum class Mode { kReadWrite, kReadOnly };
-  static constexpr int64_t kSchemaVersion = 5;
+  static constexpr int64_t kSchemaVersion = 6;
 
   // Opens (creating when kReadWrite and missing) and migrates the database at path.
   static Result<Database> Open(const std::string& path, Mode mode = Mode::kReadWrite);

@@ -1,5 +1,6 @@
 // `portwatch alerts`: list the alerts the agent raised, and act on one: acknowledge, silence for
-// a while, or accept its subject for good. Reads and writes the agent's database; the running
+// a while, or accept what it is about (its rules on its subject, at their severity, with that
+// executable); list and undo acceptances. Reads and writes the agent's database; the running
 // agent picks the actions up within an interval.
 
 #include <fmt/format.h>
@@ -189,6 +190,61 @@ int Show(const AlertsFlags& flags) {
   return kExitOk;
 }
 
+std::string RuleNames(const store::Alert& alert) {
+  nlohmann::json reasons = nlohmann::json::parse(alert.reasons, nullptr, false);
+  std::vector<std::string> rules;
+  if (reasons.is_array()) {
+    for (const auto& reason : reasons) rules.push_back(reason.value("rule", ""));
+  }
+  return fmt::format("{}", fmt::join(rules, ", "));
+}
+
+int ListAccepted(const AlertsFlags& flags) {
+  Result<store::Database> db = OpenDatabase(flags, store::Database::Mode::kReadOnly);
+  if (!db) return kErrors.Failure(db.error().message);
+  Result<std::vector<store::Acceptance>> accepted = store::ListAcceptances(*db);
+  if (!accepted) return kErrors.Failure(accepted.error().message);
+  if (flags.json) {
+    std::string out = "[";
+    for (const store::Acceptance& acceptance : *accepted) {
+      if (out.size() > 1) out += ",\n";
+      out += api::DumpJson(api::AcceptanceToJson(acceptance));
+    }
+    fmt::print("{}]\n", out);
+    return kExitOk;
+  }
+  if (accepted->empty()) {
+    fmt::print("nothing accepted\n");
+    return kExitOk;
+  }
+  fmt::print("{:>5}  {:<20}  {:<8}  {:<19}  {:>5}  {}\n", "ID", "RULE", "UP TO", "ACCEPTED",
+             "ALERT", "SUBJECT");
+  for (const store::Acceptance& acceptance : *accepted) {
+    fmt::print("{:>5}  {:<20}  {:<8}  {:<19}  {:>5}  {}\n", acceptance.id, acceptance.rule,
+               SeverityText(acceptance.severity),
+               collectors::FormatLocalTime(acceptance.accepted_at),
+               acceptance.alert_id ? std::to_string(*acceptance.alert_id) : std::string("-"),
+               acceptance.subject);
+  }
+  return kExitOk;
+}
+
+int Unaccept(const AlertsFlags& flags) {
+  const std::optional<int64_t> id = ParseId(flags.id);
+  if (!id) {
+    return kErrors.Usage(fmt::format(
+        "'{}' is not an acceptance id (a positive number from `portwatch alerts accepted`)",
+        flags.id));
+  }
+  Result<store::Database> db = OpenDatabase(flags, store::Database::Mode::kReadWrite);
+  if (!db) return kErrors.Failure(db.error().message);
+  Result<store::Acceptance> removed = store::RemoveAcceptance(*db, *id);
+  if (!removed) return kErrors.Failure(removed.error().message);
+  fmt::print("acceptance {} undone: {} on \"{}\" alerts again\n", *id, removed->rule,
+             removed->subject);
+  return kExitOk;
+}
+
 enum class Action { kAcknowledge, kSilence, kAccept };
 
 int Act(const AlertsFlags& flags, Action action) {
@@ -219,8 +275,11 @@ int Act(const AlertsFlags& flags, Action action) {
                  collectors::EscapeUntrusted(done->title));
       break;
     case Action::kAccept:
-      fmt::print("alert {} accepted: \"{}\" will not be alerted on again\n", *id,
-                 collectors::EscapeUntrusted(done->subject));
+      fmt::print(
+          "alert {} accepted: \"{}\" will not be alerted on again for {}; another rule, a higher "
+          "severity or another executable still alerts (`portwatch alerts accepted` lists, "
+          "`portwatch alerts unaccept ID` undoes)\n",
+          *id, collectors::EscapeUntrusted(done->subject), RuleNames(*done));
       break;
   }
   return kExitOk;
@@ -261,8 +320,16 @@ void AddAlertsCommand(CLI::App& app, int& exit_code) {
       [](const AlertsFlags& f) { return Act(f, Action::kSilence); })
       ->add_option("--for", flags->duration, "How long: 30m, 2h, 1d ...")
       ->required();
-  add("accept", "Accept what it is about: never alert on it again",
+  add("accept",
+      "Accept what it is about: its rules on its subject, at their severity, with that executable",
       [](const AlertsFlags& f) { return Act(f, Action::kAccept); });
+  CLI::App* accepted = command->add_subcommand("accepted", "List what was accepted");
+  accepted->add_flag("--json", flags->json, "JSON instead of a table");
+  accepted->callback([flags, &exit_code] { exit_code = ListAccepted(*flags); });
+  CLI::App* unaccept = command->add_subcommand("unaccept", "Undo an acceptance: it alerts again");
+  unaccept->add_option("id", flags->id, "The acceptance's id (from `portwatch alerts accepted`)")
+      ->required();
+  unaccept->callback([flags, &exit_code] { exit_code = Unaccept(*flags); });
 }
 
 }  // namespace portwatch::agent

@@ -80,6 +80,37 @@ bool Engine::Excepted(const std::vector<Condition>& exceptions,
   });
 }
 
+void Engine::SetAccepted(const std::vector<store::Acceptance>& acceptances) {
+  accepted_.clear();
+  for (const store::Acceptance& acceptance : acceptances) {
+    accepted_[acceptance.subject][acceptance.rule] = acceptance;
+  }
+}
+
+bool Engine::Accepted(const collectors::Snapshot& snapshot, const Finding& finding) const {
+  const auto subject = accepted_.find(finding.subject);
+  if (subject == accepted_.end()) return false;
+  const auto rule = subject->second.find(finding.rule);
+  if (rule == subject->second.end()) return false;
+  const store::Acceptance& accepted = rule->second;
+  if (static_cast<int>(finding.severity) > accepted.severity) return false;
+  const collectors::Process* owner = nullptr;
+  if (finding.process >= 0) {
+    owner = &snapshot.processes[static_cast<size_t>(finding.process)];
+  } else if (finding.socket >= 0) {
+    owner = snapshot.PrimaryOwner(snapshot.sockets[static_cast<size_t>(finding.socket)]);
+  }
+  if (owner == nullptr) return accepted.exe.empty() && accepted.exe_inode == 0;
+  if (!accepted.exe.empty() && owner->exe != accepted.exe) return false;
+  // The same path with another file behind it (replaced, or exec'd into) is not what was accepted.
+  if (accepted.exe_inode != 0 && owner->exe_inode != 0 &&
+      (owner->exe_device != accepted.exe_device || owner->exe_inode != accepted.exe_inode ||
+       owner->exe_mtime_ns != accepted.exe_mtime_ns)) {
+    return false;
+  }
+  return true;
+}
+
 std::vector<Finding> Engine::Evaluate(const collectors::Snapshot& snapshot, int64_t now_ms) {
   SnapshotContext context(snapshot, *exe_facts_);
   std::vector<Finding> findings;
@@ -135,10 +166,9 @@ std::vector<Finding> Engine::Evaluate(const collectors::Snapshot& snapshot, int6
     });
   }
 
-  // 4. What an operator accepted is never reported again.
+  // 4. What an operator accepted, as it was accepted, is not reported again.
   if (!accepted_.empty()) {
-    std::erase_if(findings,
-                  [&](const Finding& finding) { return accepted_.contains(finding.subject); });
+    std::erase_if(findings, [&](const Finding& finding) { return Accepted(snapshot, finding); });
   }
   return findings;
 }

@@ -9,7 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "agent/rules/baseline.h"
@@ -17,6 +17,7 @@
 #include "agent/rules/exe_facts.h"
 #include "agent/rules/finding.h"
 #include "agent/rules/rule.h"
+#include "store/alerts.h"
 
 namespace portwatch::agent::rules {
 
@@ -30,8 +31,11 @@ class Engine {
   // What unexpected_listener compares against; nullopt while there is none (being learned).
   void SetBaseline(std::optional<Baseline> baseline) { baseline_ = std::move(baseline); }
   const std::optional<Baseline>& baseline() const { return baseline_; }
-  // Subjects accepted by an operator: never reported again.
-  void SetAccepted(std::unordered_set<std::string> subjects) { accepted_ = std::move(subjects); }
+  // What operators accepted, per (subject, rule): a finding is dropped only when its subject and
+  // rule were accepted, at its severity or higher, with the executable it has now (path, and
+  // device, inode and mtime where both sides know them). A new rule, a higher severity or a
+  // changed executable is reported.
+  void SetAccepted(const std::vector<store::Acceptance>& acceptances);
   // The agent's own pid: findings whose evidence is one of its sockets are dropped, so the agent
   // never alerts on its API listener or its webhook connections. 0 (the default): none.
   void SetSelf(int32_t pid) { self_pid_ = pid; }
@@ -52,7 +56,10 @@ class Engine {
   std::vector<Rule> rules_;  // enabled ones only
   std::vector<std::unique_ptr<Detector>> detectors_;
   std::optional<Baseline> baseline_;
-  std::unordered_set<std::string> accepted_;
+  bool Accepted(const collectors::Snapshot& snapshot, const Finding& finding) const;
+
+  // By subject, then rule.
+  std::unordered_map<std::string, std::unordered_map<std::string, store::Acceptance>> accepted_;
   int32_t self_pid_ = 0;
   std::optional<collectors::HostNetwork> previous_host_;
   std::shared_ptr<ExeFacts> exe_facts_;

@@ -34,6 +34,14 @@ void Ready(const RouteContext& context, Call& call) {
     SendError(call.response, 503, "not ready: cannot read the database: " + db.error().message);
     return;
   }
+  // Detection goes on while writes fail, but the history and the notifications wait: a fleet's
+  // probe must see that.
+  if (const std::string error = context.live.store_error(); !error.empty()) {
+    SendError(call.response, 503,
+              fmt::format("not ready: the store is failing: {} ({} alert events waiting in memory)",
+                          error, context.live.alerts_unstored()));
+    return;
+  }
   SendJson(call.response, R"({"status":"ready"})");
 }
 
@@ -85,7 +93,11 @@ void Status(const RouteContext& context, Call& call) {
     body["last_snapshot"] = nullptr;
   }
   const uint64_t size = StoreSizeBytes(info.database);
-  body["store"] = {{"size_bytes", size}, {"behind", context.live.store_behind()}};
+  body["store"] = {{"size_bytes", size},
+                   {"behind", context.live.store_behind()},
+                   {"error", context.live.store_error()},
+                   {"alerts_unstored", context.live.alerts_unstored()},
+                   {"alert_events_dropped", context.live.alert_events_dropped()}};
   DatabasePool::Lease db = RequireDatabase(context);
   store::AlertFilter active;
   active.active_only = true;

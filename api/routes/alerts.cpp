@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "api/alert_json.h"
 #include "api/query.h"
 #include "api/routes/routes.h"
@@ -138,6 +140,34 @@ void Act(const RouteContext& context, Call& call, Action action) {
   SendJson(call.response, std::move(alert));
 }
 
+void Acceptances(const RouteContext& context, Call& call) {
+  DatabasePool::Lease db = RequireDatabase(context);
+  json body = {{"acceptances", json::array()}};
+  for (const store::Acceptance& acceptance : Answer(store::ListAcceptances(*db))) {
+    body["acceptances"].push_back(AcceptanceToJson(acceptance));
+  }
+  SendJson(call.response, DumpJson(body));
+}
+
+void Unaccept(const RouteContext& context, Call& call) {
+  const int64_t id = PathNumber(call.path[0], "acceptance id", 1, INT64_MAX);
+  {
+    DatabasePool::Lease db = RequireDatabase(context);
+    const std::vector<store::Acceptance> all = Answer(store::ListAcceptances(*db));
+    if (std::none_of(all.begin(), all.end(),
+                     [&](const store::Acceptance& acceptance) { return acceptance.id == id; })) {
+      throw HttpError{404, fmt::format("no acceptance with id {}; GET /api/v1/acceptances lists "
+                                       "them",
+                                       id)};
+    }
+  }
+  Result<store::Database> db = context.pool.OpenForWriting();
+  if (!db) throw HttpError{503, "cannot open the alerts for writing: " + db.error().message};
+  Result<store::Acceptance> removed = store::RemoveAcceptance(*db, id);
+  if (!removed) throw HttpError{409, removed.error().message};
+  SendJson(call.response, DumpJson(AcceptanceToJson(*removed)));
+}
+
 void Notifications(const RouteContext& context, Call& call) {
   const Query query(call.request);
   store::DeliveryFilter filter;
@@ -184,6 +214,12 @@ void AddAlertRoutes(Router& router, const RouteContext& context) {
               }});
   router.Add({"POST", "/api/v1/alerts/{id}/accept", Access::kToken, {}, [&context](Call& call) {
                 Act(context, call, Action::kAccept);
+              }});
+  router.Add({"GET", "/api/v1/acceptances", Access::kToken, {}, [&context](Call& call) {
+                Acceptances(context, call);
+              }});
+  router.Add({"DELETE", "/api/v1/acceptances/{id}", Access::kToken, {}, [&context](Call& call) {
+                Unaccept(context, call);
               }});
   router.Add({"GET",
               "/api/v1/notifications",

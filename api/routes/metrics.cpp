@@ -106,6 +106,16 @@ void Metrics(const RouteContext& context, Call& call) {
   out.Sample("portwatch_store_size_bytes", "", static_cast<double>(size));
   out.Family("portwatch_store_behind", "gauge", "1 while the last history write failed.");
   out.Sample("portwatch_store_behind", "", context.live.store_behind() ? 1 : 0);
+  out.Family("portwatch_store_failing", "gauge",
+             "1 while the last write (history or alerts) failed; detection goes on.");
+  out.Sample("portwatch_store_failing", "", context.live.store_error().empty() ? 0 : 1);
+  out.Family("portwatch_alerts_unstored", "gauge",
+             "Alert events detected but waiting in memory for the database and the outbox.");
+  out.Sample("portwatch_alerts_unstored", "", static_cast<double>(context.live.alerts_unstored()));
+  out.Family("portwatch_alert_events_dropped_total", "counter",
+             "Alert events the in-memory queue could not keep while the database failed.");
+  out.Sample("portwatch_alert_events_dropped_total", "",
+             static_cast<double>(context.live.alert_events_dropped()));
 
   DatabasePool::Lease db = RequireDatabase(context);
   store::AlertFilter active;

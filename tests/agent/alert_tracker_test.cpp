@@ -64,18 +64,18 @@ class AlertTrackerTest : public ::testing::Test {
     return std::move(db).value();
   }
 
-  AlertTracker NewTracker() {
-    Result<AlertTracker> tracker = AlertTracker::Create(db_, {std::chrono::minutes(10)});
+  AlertTracker NewTracker(std::chrono::milliseconds resolve_after = {}) {
+    Result<AlertTracker> tracker =
+        AlertTracker::Create(db_, {std::chrono::minutes(10), resolve_after});
     EXPECT_TRUE(tracker.ok()) << tracker.error().message;
     return std::move(tracker).value();
   }
 
   std::vector<AlertChange> Update(AlertTracker& tracker, const collectors::Snapshot& snapshot,
                                   const std::vector<Finding>& findings) {
-    Result<std::vector<AlertChange>> changes =
-        tracker.Update(snapshot, findings, store::ToMillis(snapshot.taken_at));
-    EXPECT_TRUE(changes.ok()) << changes.error().message;
-    return changes.ok() ? *changes : std::vector<AlertChange>{};
+    AlertUpdate update = tracker.Update(snapshot, findings, store::ToMillis(snapshot.taken_at));
+    EXPECT_FALSE(update.store_error) << update.store_error->message;
+    return update.changes;
   }
 
   std::vector<store::Alert> All() {
@@ -187,7 +187,7 @@ TEST_F(AlertTrackerTest, AnAcknowledgementFromAnotherProcessIsKept) {
   }
   // A repeat written before the tracker looked again must not undo the acknowledgement.
   Update(tracker, Listening(kT0 + 2 * kSecond, {2}), {About(0)});
-  Result<std::optional<std::unordered_set<std::string>>> refreshed = tracker.Refresh();
+  Result<std::optional<std::vector<store::Acceptance>>> refreshed = tracker.Refresh();
   ASSERT_TRUE(refreshed.ok());
   EXPECT_TRUE(refreshed->has_value()) << "another connection wrote: the tracker must look again";
   Update(tracker, Listening(kT0 + 3 * kSecond, {2}), {About(0)});
@@ -197,7 +197,7 @@ TEST_F(AlertTrackerTest, AnAcknowledgementFromAnotherProcessIsKept) {
   EXPECT_EQ(alerts[0].count, 2);
 }
 
-TEST_F(AlertTrackerTest, AcceptingRecordsTheSubjectAndTheTrackerLetsTheAlertGo) {
+TEST_F(AlertTrackerTest, AcceptingRecordsTheRulesAndTheTrackerLetsTheAlertGo) {
   AlertTracker tracker = NewTracker();
   const int64_t id = Update(tracker, Listening(kT0, {1}), {About(0)})[0].alert.id;
   {
@@ -206,30 +206,140 @@ TEST_F(AlertTrackerTest, AcceptingRecordsTheSubjectAndTheTrackerLetsTheAlertGo) 
     ASSERT_TRUE(accepted.ok()) << accepted.error().message;
     EXPECT_EQ(accepted->status, AlertStatus::kResolved);
   }
-  Result<std::optional<std::unordered_set<std::string>>> refreshed = tracker.Refresh();
+  Result<std::optional<std::vector<store::Acceptance>>> refreshed = tracker.Refresh();
   ASSERT_TRUE(refreshed.ok() && refreshed->has_value());
-  EXPECT_TRUE((*refreshed)->contains(kSubject));
+  ASSERT_EQ((*refreshed)->size(), 1u);
+  EXPECT_EQ((**refreshed)[0].subject, kSubject);
+  EXPECT_EQ((**refreshed)[0].rule, "backdoor_port");
   EXPECT_EQ(tracker.active_count(), 0u);
-  // The engine drops accepted subjects, so no finding names it: nothing happens.
+  // The engine drops accepted findings, so no finding names it: nothing happens.
   EXPECT_TRUE(Update(tracker, Listening(kT0 + 2 * kSecond, {1}), {}).empty());
   ASSERT_EQ(All().size(), 1u);
   EXPECT_TRUE(All()[0].accepted);
+  // Another rule on the same subject (the engine lets it through): a new alert.
+  const std::vector<AlertChange> fresh = Update(tracker, Listening(kT0 + 3 * kSecond, {1}),
+                                                {About(0, "suspicious_exe", Severity::kHigh)});
+  ASSERT_EQ(fresh.size(), 1u);
+  EXPECT_EQ(fresh[0].kind, AlertEventKind::kOpened);
+  EXPECT_NE(fresh[0].alert.id, id);
 }
 
-TEST_F(AlertTrackerTest, AFailedWriteChangesNothingAndTheNextIntervalCatchesUp) {
+TEST_F(AlertTrackerTest, DetectsWhileWritesFailAndStoresEachChangeOnceInOrderWhenTheyResume) {
   AlertTracker tracker = NewTracker();
+  notify::TargetConfig chat;
+  chat.name = "chat";
+  tracker.set_outbox(
+      std::make_shared<const notify::Outbox>(std::vector<notify::TargetConfig>{chat}));
   store::Database other = Open();
   ASSERT_TRUE(other.Execute("BEGIN EXCLUSIVE").ok());  // another writer holds the lock
   db_.SetBusyTimeout(std::chrono::milliseconds(0));
-  Result<std::vector<AlertChange>> blocked = tracker.Update(Listening(kT0, {1}), {About(0)}, kT0);
-  EXPECT_FALSE(blocked.ok());
-  EXPECT_EQ(tracker.active_count(), 0u);
+
+  // The alert opens, repeats, resolves and reopens while nothing can be written: every change
+  // is still returned (for the log, the events file and the API), none is stored.
+  AlertUpdate opened = tracker.Update(Listening(kT0, {1}), {About(0)}, kT0);
+  EXPECT_TRUE(opened.store_error);
+  ASSERT_EQ(opened.changes.size(), 1u);
+  EXPECT_EQ(opened.changes[0].kind, AlertEventKind::kOpened);
+  EXPECT_FALSE(opened.changes[0].stored);
+  EXPECT_EQ(tracker.active_count(), 1u);
+  tracker.Update(Listening(kT0 + kSecond, {2}), {About(0)}, kT0 + kSecond);  // a repeat
+  AlertUpdate resolved = tracker.Update(Listening(kT0 + 2 * kSecond, {}), {}, kT0 + 2 * kSecond);
+  ASSERT_EQ(resolved.changes.size(), 1u);
+  EXPECT_EQ(resolved.changes[0].kind, AlertEventKind::kResolved);
+  AlertUpdate reopened =
+      tracker.Update(Listening(kT0 + 3 * kSecond, {3}), {About(0)}, kT0 + 3 * kSecond);
+  ASSERT_EQ(reopened.changes.size(), 1u);
+  EXPECT_EQ(reopened.changes[0].kind, AlertEventKind::kReopened);
+  EXPECT_EQ(tracker.queued_events(), 3u);
   ASSERT_TRUE(other.Execute("COMMIT").ok());
-  const std::vector<AlertChange> opened =
-      Update(tracker, Listening(kT0 + kSecond, {1}), {About(0)});
-  ASSERT_EQ(opened.size(), 1u);
-  EXPECT_EQ(opened[0].kind, AlertEventKind::kOpened);
-  EXPECT_EQ(All().size(), 1u);
+
+  // Writes work again: the next interval stores the three events, in order, each once, with
+  // their outbox rows, and the alert with its count.
+  const AlertUpdate caught_up =
+      tracker.Update(Listening(kT0 + 4 * kSecond, {3}), {About(0)}, kT0 + 4 * kSecond);
+  EXPECT_FALSE(caught_up.store_error);
+  EXPECT_EQ(caught_up.stored_late, 3u);
+  EXPECT_EQ(tracker.queued_events(), 0u);
+  const std::vector<store::Alert> alerts = All();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].status, AlertStatus::kOpen);
+  EXPECT_EQ(alerts[0].count, 3);
+  Result<std::vector<store::AlertEvent>> events = store::AlertEvents(db_, alerts[0].id);
+  ASSERT_TRUE(events.ok());
+  std::vector<std::pair<AlertEventKind, int64_t>> kinds;
+  for (const store::AlertEvent& event : *events) kinds.emplace_back(event.kind, event.at);
+  EXPECT_THAT(kinds,
+              ::testing::ElementsAre(std::pair(AlertEventKind::kOpened, kT0),
+                                     std::pair(AlertEventKind::kResolved, kT0 + 2 * kSecond),
+                                     std::pair(AlertEventKind::kReopened, kT0 + 3 * kSecond)));
+  EXPECT_EQ(store::ListDeliveries(db_, {})->size(), 3u);
+
+  // Nothing is written twice.
+  Update(tracker, Listening(kT0 + 5 * kSecond, {3}), {About(0)});
+  EXPECT_EQ(store::AlertEvents(db_, alerts[0].id)->size(), 3u);
+  EXPECT_EQ(store::ListDeliveries(db_, {})->size(), 3u);
+}
+
+TEST_F(AlertTrackerTest, AFullQueueKeepsOpeningsAndTheLatestStateAndCountsWhatItDrops) {
+  AlertTracker tracker = NewTracker();
+  store::Database other = Open();
+  ASSERT_TRUE(other.Execute("BEGIN EXCLUSIVE").ok());
+  db_.SetBusyTimeout(std::chrono::milliseconds(0));
+  // Flapping with resolve_after 0: an event every interval, more than the queue holds.
+  const size_t intervals = AlertTracker::kMaxQueuedEvents + 10;
+  for (size_t i = 0; i < intervals; ++i) {
+    const int64_t at = kT0 + static_cast<int64_t>(i) * kSecond;
+    if (i % 2 == 0) {
+      tracker.Update(Listening(at, {1}), {About(0)}, at);
+    } else {
+      tracker.Update(Listening(at, {}), {}, at);
+    }
+  }
+  EXPECT_EQ(tracker.queued_events(), AlertTracker::kMaxQueuedEvents);
+  EXPECT_EQ(tracker.dropped_events(), 10);
+  ASSERT_TRUE(other.Execute("COMMIT").ok());
+  const int64_t last = kT0 + static_cast<int64_t>(intervals) * kSecond;
+  Update(tracker, Listening(last, {}), {});
+  const std::vector<store::Alert> alerts = All();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].status, AlertStatus::kResolved);
+  EXPECT_EQ(alerts[0].count, static_cast<int64_t>(intervals / 2));
+  EXPECT_EQ(store::AlertEvents(db_, alerts[0].id)->size(), AlertTracker::kMaxQueuedEvents);
+}
+
+TEST_F(AlertTrackerTest, AConditionThatFlapsWithinResolveAfterStaysOneOpenAlertWithItsCountRising) {
+  AlertTracker tracker = NewTracker(std::chrono::seconds(3));
+  notify::TargetConfig chat;
+  chat.name = "chat";
+  tracker.set_outbox(
+      std::make_shared<const notify::Outbox>(std::vector<notify::TargetConfig>{chat}));
+  std::vector<AlertChange> changes;
+  // Present one interval, gone the next, for 30 intervals; the same socket comes back each time.
+  for (int i = 0; i < 30; ++i) {
+    const bool present = i % 2 == 0;
+    const collectors::Snapshot snapshot =
+        Listening(kT0 + i * kSecond, present ? std::vector<uint64_t>{1} : std::vector<uint64_t>{});
+    for (AlertChange& change :
+         Update(tracker, snapshot,
+                present ? std::vector<Finding>{About(0)} : std::vector<Finding>{})) {
+      changes.push_back(change);
+    }
+  }
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].kind, AlertEventKind::kOpened);
+  std::vector<store::Alert> alerts = All();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].status, AlertStatus::kOpen);
+  EXPECT_EQ(alerts[0].count, 15);
+  EXPECT_EQ(store::ListDeliveries(db_, {})->size(), 1u);
+
+  // Gone for good: resolved once resolve_after has passed since it was last seen, not before.
+  const int64_t last_seen = kT0 + 28 * kSecond;
+  EXPECT_TRUE(Update(tracker, Listening(last_seen + 2 * kSecond, {}), {}).empty());
+  const std::vector<AlertChange> resolved =
+      Update(tracker, Listening(last_seen + 3 * kSecond, {}), {});
+  ASSERT_EQ(resolved.size(), 1u);
+  EXPECT_EQ(resolved[0].kind, AlertEventKind::kResolved);
 }
 
 TEST_F(AlertTrackerTest, QueuesEachEventForTheTargetsThatTakeItInTheSameTransaction) {
@@ -257,21 +367,28 @@ TEST_F(AlertTrackerTest, QueuesEachEventForTheTargetsThatTakeItInTheSameTransact
   EXPECT_EQ((*rows)[2].event_id, resolved[0].event_id);
   EXPECT_EQ((*rows)[2].target, "chat");
 
-  // Queueing that fails takes the alert's whole write with it: no event is stored unqueued.
+  // Queueing that fails takes the alert's whole write with it: no event is stored unqueued, and
+  // the change waits for the next interval.
   ASSERT_TRUE(db_.Execute("CREATE TRIGGER refuse BEFORE INSERT ON deliveries "
                           "BEGIN SELECT RAISE(ABORT, 'outbox refused'); END")
                   .ok());
   const collectors::Snapshot other = Listening(kT0 + 2 * kSecond, {2});
   Finding elsewhere = About(0);
   elsewhere.subject = "listener tcp/4444 exposure=all program=/tmp/nc user=alice";
-  Result<std::vector<AlertChange>> refused = tracker.Update(other, {elsewhere}, kT0 + 2 * kSecond);
-  ASSERT_FALSE(refused.ok());
-  EXPECT_THAT(refused.error().message, HasSubstr("outbox refused"));
+  AlertUpdate refused = tracker.Update(other, {elsewhere}, kT0 + 2 * kSecond);
+  ASSERT_TRUE(refused.store_error);
+  EXPECT_THAT(refused.store_error->message, HasSubstr("outbox refused"));
+  ASSERT_EQ(refused.changes.size(), 1u);
+  EXPECT_FALSE(refused.changes[0].stored);
   EXPECT_EQ(All().size(), 1u);
   Result<std::vector<store::AlertEvent>> events = store::AlertEvents(db_, opened[0].alert.id);
   ASSERT_TRUE(events.ok());
   EXPECT_EQ(events->size(), 2u);  // opened, resolved: nothing of the refused write
   EXPECT_EQ(store::ListDeliveries(db_, {})->size(), 3u);
+  ASSERT_TRUE(db_.Execute("DROP TRIGGER refuse").ok());
+  EXPECT_EQ(tracker.Update(other, {elsewhere}, kT0 + 3 * kSecond).stored_late, 1u);
+  EXPECT_EQ(All().size(), 2u);
+  EXPECT_EQ(store::ListDeliveries(db_, {})->size(), 5u);
 }
 
 TEST(Fingerprint, IsStableAndTellsSubjectsApart) {

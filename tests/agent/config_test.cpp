@@ -147,6 +147,7 @@ TEST(Config, ReadsEveryKey) {
                                          "  learn_for: 10m\n"
                                          "alerts:\n"
                                          "  reopen_within: 1h\n"
+                                         "  resolve_after: 1500ms\n"
                                          "events: \"-\"\n");
   Result<Config> config = LoadConfig(path);
   ASSERT_TRUE(config.ok()) << config.error().message;
@@ -154,6 +155,7 @@ TEST(Config, ReadsEveryKey) {
   EXPECT_EQ(config->baseline, "/srv/pw/baseline.yaml");
   EXPECT_EQ(config->learn_for, std::chrono::minutes(10));
   EXPECT_EQ(config->reopen_within, std::chrono::hours(1));
+  EXPECT_EQ(config->resolve_after, std::chrono::milliseconds(1500));
   EXPECT_EQ(config->events, "-");
   EXPECT_EQ(config->interval, std::chrono::milliseconds(250));
   EXPECT_EQ(config->database, "/srv/pw/history.db");

@@ -187,7 +187,28 @@ TEST_F(AlertRoutesTest, AcceptingResolvesTheAlertAndRemembersItsSubjectForGood) 
   const json body = json::parse(result->body);
   EXPECT_TRUE(body["accepted"]);
   EXPECT_EQ(body["status"], "resolved");
-  EXPECT_THAT(*store::AcceptedSubjects(db()), Contains("listener tcp/31337 program=/tmp/nc"));
+  std::vector<std::string> accepted;
+  Result<std::vector<store::Acceptance>> acceptances_stored = store::ListAcceptances(db());
+  ASSERT_TRUE(acceptances_stored.ok()) << acceptances_stored.error().message;
+  for (const store::Acceptance& acceptance : *acceptances_stored) {
+    accepted.push_back(acceptance.subject + " " + acceptance.rule);
+  }
+  EXPECT_THAT(accepted, Contains("listener tcp/31337 program=/tmp/nc backdoor_port"));
+
+  // Listed, and undone, through the API.
+  httplib::Result listed = Get("/api/v1/acceptances");
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->status, 200) << listed->body;
+  const json acceptances = json::parse(listed->body)["acceptances"];
+  ASSERT_EQ(acceptances.size(), accepted.size());
+  const int64_t first = acceptances[0]["id"];
+  httplib::Result undone = Delete("/api/v1/acceptances/" + std::to_string(first));
+  ASSERT_TRUE(undone);
+  EXPECT_EQ(undone->status, 200) << undone->body;
+  EXPECT_EQ(store::ListAcceptances(db())->size(), accepted.size() - 1);
+  httplib::Result missing = Delete("/api/v1/acceptances/" + std::to_string(first));
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404) << missing->body;
 }
 
 // Every open dashboard hears of an operator's action at once, on the live stream; a refused

@@ -40,6 +40,12 @@ httplib::Result ApiFixture::Post(const std::string& path, const std::string& bod
   return client_->Post(path.c_str(), headers, body, "application/json");
 }
 
+httplib::Result ApiFixture::Delete(const std::string& path, bool token) {
+  httplib::Headers headers;
+  if (token) headers.emplace("Authorization", std::string("Bearer ") + kToken);
+  return client_->Delete(path.c_str(), headers);
+}
+
 json ApiFixture::GetJson(const std::string& path) {
   httplib::Result result = Get(path);
   EXPECT_TRUE(result) << path << ": " << httplib::to_string(result.error());

@@ -36,6 +36,7 @@ class ApiFixture : public ::testing::Test {
 
   httplib::Result Get(const std::string& path, bool token = true);
   httplib::Result Post(const std::string& path, const std::string& body = "{}", bool token = true);
+  httplib::Result Delete(const std::string& path, bool token = true);
   // GET that must answer 200 with JSON: the parsed body (null after a test failure).
   nlohmann::json GetJson(const std::string& path);
   // The error message of a response that must have `status`.

@@ -641,6 +641,14 @@ TEST_F(OpenApiTest, OperatorActionsAnswerTheDocumentedAlert) {
     path.replace(path.find("{id}"), 4, "1");
     ExpectMatches(*operation, Post(path, body), 200, "POST " + path);
   }
+  // The acceptance just made: listed, and undone.
+  const json* listed = Operation("/api/v1/acceptances", "get");
+  ASSERT_NE(listed, nullptr);
+  ExpectMatches(*listed, Get("/api/v1/acceptances"), 200, "GET /api/v1/acceptances");
+  const json* undo = Operation("/api/v1/acceptances/{id}", "delete");
+  ASSERT_NE(undo, nullptr);
+  ExpectMatches(*undo, Delete("/api/v1/acceptances/1"), 200, "DELETE /api/v1/acceptances/1");
+  ExpectMatches(*undo, Delete("/api/v1/acceptances/1"), 404, "DELETE it again");
   const json* silence = Operation("/api/v1/alerts/{id}/silence", "post");
   ASSERT_NE(silence, nullptr);
   ExpectMatches(*silence, Post("/api/v1/alerts/1/silence", "{}"), 400, "silence without for");

@@ -72,6 +72,43 @@ TEST_F(AlertsTest, ListsNewestFirstWithFilters) {
   EXPECT_THAT(Subjects(ListAlerts(db_, limited)), ElementsAre("c"));
 }
 
+TEST_F(AlertsTest, AcceptingRecordsEachRuleWithItsSeverityAndExecutableAndCanBeUndone) {
+  Alert alert = Make("listener tcp/4444", 3, "unexpected_listener", kT0);
+  alert.reasons = R"([{"rule":"unexpected_listener","severity":"medium","mitre":"","reason":"r",)"
+                  R"("exe":"/opt/x/bin/x","exe_device":2049,"exe_inode":77,"exe_mtime_ns":5},)"
+                  R"({"rule":"dynamic_range_listener","severity":"low","mitre":"","reason":"r"}])";
+  Result<int64_t> id = InsertAlert(db_, alert);
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  ASSERT_TRUE(AcceptAlert(db_, *id, kT0 + 1).ok());
+  Result<std::vector<Acceptance>> acceptances = ListAcceptances(db_);
+  ASSERT_TRUE(acceptances.ok()) << acceptances.error().message;
+  ASSERT_EQ(acceptances->size(), 2u);
+  const Acceptance& listener = (*acceptances)[0];
+  EXPECT_EQ(listener.subject, "listener tcp/4444");
+  EXPECT_EQ(listener.rule, "unexpected_listener");
+  EXPECT_EQ(listener.severity, 3);
+  EXPECT_EQ(listener.exe, "/opt/x/bin/x");
+  EXPECT_EQ(listener.exe_device, 2049u);
+  EXPECT_EQ(listener.exe_inode, 77u);
+  EXPECT_EQ(listener.exe_mtime_ns, 5);
+  EXPECT_EQ((*acceptances)[1].rule, "dynamic_range_listener");
+  EXPECT_EQ((*acceptances)[1].severity, 2);
+  EXPECT_EQ((*acceptances)[1].exe, "");
+  EXPECT_EQ((*acceptances)[1].exe_inode, 0u);
+
+  // Accepting again replaces, never duplicates.
+  ASSERT_TRUE(AcceptAlert(db_, *id, kT0 + 2).ok());
+  EXPECT_EQ(ListAcceptances(db_)->size(), 2u);
+
+  Result<Acceptance> removed = RemoveAcceptance(db_, listener.id);
+  ASSERT_TRUE(removed.ok()) << removed.error().message;
+  EXPECT_EQ(removed->rule, "unexpected_listener");
+  EXPECT_EQ(ListAcceptances(db_)->size(), 1u);
+  Result<Acceptance> again = RemoveAcceptance(db_, listener.id);
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.error().message.find("no acceptance with id"), std::string::npos);
+}
+
 TEST_F(AlertsTest, AcknowledgeSilenceAndAcceptEachRecordAnEvent) {
   Result<Alert> acknowledged = AcknowledgeAlert(db_, ids_[0], kT0 + 10);
   ASSERT_TRUE(acknowledged.ok()) << acknowledged.error().message;
@@ -87,9 +124,13 @@ TEST_F(AlertsTest, AcknowledgeSilenceAndAcceptEachRecordAnEvent) {
   EXPECT_TRUE(accepted->accepted);
   EXPECT_EQ(accepted->status, AlertStatus::kResolved);
   EXPECT_EQ(accepted->resolved_at, kT0 + 30);
-  Result<std::unordered_set<std::string>> subjects = AcceptedSubjects(db_);
-  ASSERT_TRUE(subjects.ok());
-  EXPECT_EQ(*subjects, std::unordered_set<std::string>{"c"});
+  Result<std::vector<Acceptance>> acceptances = ListAcceptances(db_);
+  ASSERT_TRUE(acceptances.ok()) << acceptances.error().message;
+  ASSERT_EQ(acceptances->size(), 1u);
+  EXPECT_EQ((*acceptances)[0].subject, "c");
+  EXPECT_EQ((*acceptances)[0].rule, "backdoor_port");
+  EXPECT_EQ((*acceptances)[0].severity, 4) << "the reason's severity (high), not the alert's";
+  EXPECT_EQ((*acceptances)[0].alert_id, ids_[2]);
 
   AlertFilter active;
   active.active_only = true;

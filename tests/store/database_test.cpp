@@ -72,13 +72,44 @@ TEST(Database, CreatesAFreshDatabase) {
   EXPECT_EQ(QueryInt(*db, "PRAGMA foreign_keys"), 1);
   for (const char* table :
        {"meta", "processes", "sockets", "state_changes", "keyframes", "listener_events", "samples",
-        "alerts", "alert_events", "accepted_subjects"}) {
+        "alerts", "alert_events", "acceptances"}) {
     EXPECT_EQ(QueryInt(*db, std::string("SELECT count(*) FROM sqlite_schema WHERE type = 'table' "
                                         "AND name = '") +
                                 table + "'"),
               1)
         << table;
   }
+}
+
+// Accepted subjects of schema 4 become acceptances of every rule in their alert's reasons, at the
+// alert's severity, comparing no executable (none was recorded).
+TEST(Database, AcceptedSubjectsMigrateToAnAcceptancePerRuleOfTheirAlert) {
+  TempDir dir;
+  const std::string path = dir.path() + "/history.db";
+  { ASSERT_TRUE(Database::Open(path).ok()); }
+  RawSql(path,
+         "INSERT INTO alerts(id, fingerprint, subject, kind, severity, status, title, reasons, "
+         "count, first_seen, last_seen, accepted, first_evidence, last_evidence) VALUES(7, 'f', "
+         "'listener tcp/4444', 1, 4, 3, 't', "
+         "'[{\"rule\":\"backdoor_port\",\"severity\":\"high\"},"
+         "{\"rule\":\"unexpected_listener\",\"severity\":\"medium\"}]', 1, 1, 2, 1, '{}', "
+         "'{}');"
+         "DROP TABLE acceptances;"
+         "CREATE TABLE accepted_subjects(subject TEXT PRIMARY KEY, accepted_at INTEGER NOT NULL, "
+         "alert_id INTEGER) WITHOUT ROWID;"
+         "INSERT INTO accepted_subjects VALUES('listener tcp/4444', 5, 7);"
+         "PRAGMA user_version = 4;");
+  Result<Database> db = Database::Open(path);
+  ASSERT_TRUE(db.ok()) << db.error().message;
+  EXPECT_EQ(QueryInt(*db, "PRAGMA user_version"), Database::kSchemaVersion);
+  EXPECT_EQ(Text(*db,
+                 "SELECT group_concat(subject || ' ' || rule || ' ' || severity || ' ' || "
+                 "accepted_at || ' ' || alert_id || ' [' || exe || '] ' || exe_inode, ', ') "
+                 "FROM (SELECT * FROM acceptances ORDER BY rule)"),
+            "listener tcp/4444 backdoor_port 4 5 7 [] 0, "
+            "listener tcp/4444 unexpected_listener 4 5 7 [] 0");
+  EXPECT_EQ(QueryInt(*db, "SELECT count(*) FROM sqlite_schema WHERE name = 'accepted_subjects'"),
+            0);
 }
 
 TEST(Database, FreshDatabaseUsesIncrementalAutoVacuum) {

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <nlohmann/json.hpp>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -18,6 +19,7 @@
 
 #include "tests/support/namespaces.h"
 #include "tests/support/portwatch_cli.h"
+#include "tests/support/receiver.h"
 #include "tests/support/recording.h"
 #include "tests/support/sockets.h"
 #include "tests/support/subprocess.h"
@@ -63,7 +65,8 @@ TEST(AgentAlerts, ABackdoorListenerIsOneAlertThatResolvesAndOnceAcceptedNeverFir
   const std::string db = dir.path() + "/state/history.db";
   const std::string events = dir.path() + "/events.jsonl";
   const std::string config =
-      dir.WriteFile("portwatch.yaml", "interval: 250ms\nevents: " + events + "\n");
+      dir.WriteFile("portwatch.yaml",
+                    "interval: 250ms\nevents: " + events + "\nalerts:\n  resolve_after: 500ms\n");
   std::filesystem::create_directories(dir.path() + "/state");
   Recording agent(dir, {"--config", config, "--db", db}, "agent");
   // With no baseline the agent learns one from its first snapshot and saves it beside the db.
@@ -114,7 +117,7 @@ TEST(AgentAlerts, ABackdoorListenerIsOneAlertThatResolvesAndOnceAcceptedNeverFir
   const portwatch::testing::CommandResult accepted =
       Portwatch({"alerts", "accept", id, "--db", db});
   ASSERT_EQ(accepted.exit_code, 0) << portwatch::testing::Describe(accepted);
-  EXPECT_THAT(accepted.out, HasSubstr("will not be alerted on again"));
+  EXPECT_THAT(accepted.out, HasSubstr("will not be alerted on again for"));
   auto again = portwatch::testing::ListenerProcess(program, 31337);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   EXPECT_TRUE(Alerts(db, {"--open"}).empty()) << Alerts(db).dump(2);
@@ -134,6 +137,141 @@ TEST(AgentAlerts, ABackdoorListenerIsOneAlertThatResolvesAndOnceAcceptedNeverFir
   EXPECT_THAT(kinds,
               ::testing::ElementsAre("listener_appeared", "alert_opened", "listener_disappeared",
                                      "alert_resolved", "listener_appeared"));
+}
+
+// The rules files of these tests: suspicious_exe stays quiet about `program` (a copy of sleep in
+// a temporary directory, which it would rightly flag), plus `extra` detector settings.
+std::string QuietProgramRules(const std::string& program, const std::string& extra = "") {
+  return "detectors:\n  suspicious_exe:\n    except:\n      - exe: [\"" + program + "\"]\n" + extra;
+}
+
+std::vector<std::string> RulesOf(const json& alert) {
+  std::vector<std::string> rules;
+  for (const json& reason : alert["reasons"]) rules.push_back(reason["rule"]);
+  return rules;
+}
+
+// A listener that comes and goes every interval is one open alert whose count rises, and the
+// chat hears of it once (twice at most, with its resolution), not at every flap.
+TEST(AgentAlerts, AListenerFlappingEveryIntervalIsOneAlertWithItsCountRisingAndOneNotification) {
+  OwnNamespaces namespaces(OwnNamespaces::Scope::kNetwork);
+  ASSERT_TRUE(namespaces.entered()) << "needs root for a network namespace";
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() + "/state");
+  const std::string db = dir.path() + "/state/history.db";
+  portwatch::testing::Receiver receiver;
+  const std::string config =
+      dir.WriteFile("portwatch.yaml",
+                    "interval: 200ms\nalerts:\n  resolve_after: 1s\nnotify:\n  targets:\n"
+                    "    - name: chat\n      type: webhook\n      rules: [backdoor_port]\n"
+                    "      url: " +
+                        receiver.Url("/hook") + "\n");
+  Recording agent(dir, {"--config", config, "--db", db}, "agent");
+  ASSERT_TRUE(portwatch::testing::WaitFor(
+      [&] { return std::filesystem::exists(dir.path() + "/state/baseline.yaml"); },
+      std::chrono::seconds(10)))
+      << agent.Stderr();
+
+  // 10 s of flapping: 200 ms listening on 31337, 200 ms not, 25 times.
+  const auto flapping_until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < flapping_until) {
+    {
+      const portwatch::testing::TestSocket beacon =
+          portwatch::testing::Bind(AF_INET, SOCK_STREAM, "127.0.0.1", 31337);
+      ASSERT_EQ(listen(beacon.fd.get(), 16), 0) << std::strerror(errno);
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  const json all = Alerts(db, {"--rule", "backdoor_port"});
+  ASSERT_EQ(all.size(), 1u) << all.dump(2) << agent.Stderr();
+  EXPECT_EQ(all[0]["status"], "open") << "it came back within resolve_after every time";
+  EXPECT_GE(all[0]["count"].get<int64_t>(), 5) << "each return counts";
+  EXPECT_EQ(receiver.Count(), 1u);
+
+  // Gone for good: it resolves after resolve_after, and that is the second notification.
+  ASSERT_TRUE(portwatch::testing::WaitFor(
+      [&] {
+        return Alerts(db, {"--open", "--rule", "backdoor_port"}).empty();
+      },
+      std::chrono::seconds(5)));
+  EXPECT_TRUE(receiver.WaitForCount(2, std::chrono::seconds(5)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_LE(receiver.Count(), 2u);
+}
+
+// Accepting an unexpected listener accepts that rule on it, not the listener forever: the same
+// listener later on a backdoor port list is a new alert; unaccepting brings the first rule back.
+TEST(AgentAlerts, AcceptingOneRuleLeavesANewRuleOnTheSameListenerToAlertAndUnacceptUndoesIt) {
+  OwnNamespaces namespaces(OwnNamespaces::Scope::kNetwork);
+  ASSERT_TRUE(namespaces.entered()) << "needs root for a network namespace";
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() + "/state");
+  const std::string db = dir.path() + "/state/history.db";
+  const std::string program = dir.path() + "/svc";
+  std::filesystem::copy_file("/usr/bin/sleep", program);
+  const std::string rules = dir.WriteFile("rules.yaml", QuietProgramRules(program));
+  const std::string config = dir.WriteFile(
+      "portwatch.yaml", "interval: 200ms\nrules: " + rules + "\nalerts:\n  resolve_after: 400ms\n");
+  Recording agent(dir, {"--config", config, "--db", db}, "agent");
+  ASSERT_TRUE(portwatch::testing::WaitFor(
+      [&] { return std::filesystem::exists(dir.path() + "/state/baseline.yaml"); },
+      std::chrono::seconds(10)))
+      << agent.Stderr();
+
+  // 1. A new listener on 8765: unexpected_listener only. Accepted.
+  auto listener = portwatch::testing::ListenerProcess(program, 8765);
+  json open;
+  ASSERT_TRUE(portwatch::testing::WaitFor(
+      [&] {
+        open = Alerts(db, {"--open"});
+        return !open.empty();
+      },
+      std::chrono::seconds(5)))
+      << agent.Stderr();
+  ASSERT_EQ(open.size(), 1u) << open.dump(2);
+  EXPECT_THAT(RulesOf(open[0]), ::testing::ElementsAre("unexpected_listener"));
+  const std::string first = std::to_string(open[0]["id"].get<int64_t>());
+  const portwatch::testing::CommandResult accepted =
+      Portwatch({"alerts", "accept", first, "--db", db});
+  ASSERT_EQ(accepted.exit_code, 0) << portwatch::testing::Describe(accepted);
+  const portwatch::testing::CommandResult listed =
+      Portwatch({"alerts", "accepted", "--json", "--db", db});
+  ASSERT_EQ(listed.exit_code, 0) << portwatch::testing::Describe(listed);
+  const json acceptances = json::parse(listed.out, nullptr, false);
+  ASSERT_TRUE(acceptances.is_array() && acceptances.size() == 1u) << listed.out;
+  EXPECT_EQ(acceptances[0]["rule"], "unexpected_listener");
+  EXPECT_EQ(acceptances[0]["exe"], program);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_TRUE(Alerts(db, {"--open"}).empty()) << Alerts(db).dump(2);
+
+  // 2. Port 8765 joins the backdoor ports (SIGHUP): the same listener is a new alert, about
+  //    backdoor_port only.
+  dir.WriteFile("rules.yaml", QuietProgramRules(program, "  backdoor_port:\n    ports: [8765]\n"));
+  agent.Signal(SIGHUP);
+  ASSERT_TRUE(portwatch::testing::WaitFor(
+      [&] {
+        open = Alerts(db, {"--open"});
+        return !open.empty();
+      },
+      std::chrono::seconds(5)))
+      << agent.Stderr();
+  ASSERT_EQ(open.size(), 1u) << open.dump(2);
+  EXPECT_NE(std::to_string(open[0]["id"].get<int64_t>()), first);
+  EXPECT_THAT(RulesOf(open[0]), ::testing::ElementsAre("backdoor_port"));
+
+  // 3. Unaccepted: unexpected_listener joins the open alert's reasons again.
+  const portwatch::testing::CommandResult undone = Portwatch(
+      {"alerts", "unaccept", std::to_string(acceptances[0]["id"].get<int64_t>()), "--db", db});
+  ASSERT_EQ(undone.exit_code, 0) << portwatch::testing::Describe(undone);
+  EXPECT_TRUE(portwatch::testing::WaitFor(
+      [&] {
+        const json now = Alerts(db, {"--open"});
+        return now.size() == 1u && RulesOf(now[0]).size() == 2u;
+      },
+      std::chrono::seconds(5)))
+      << Alerts(db).dump(2);
+  EXPECT_EQ(Portwatch({"alerts", "accepted", "--db", db}).out, "nothing accepted\n");
 }
 
 TEST(AgentAlerts, BadAlertCommandsExitTwoWithOneLine) {

@@ -6,7 +6,9 @@
 // the test crashes. The database is read back through the SQLite API, independently of portwatch.
 
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <linux/fs.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -25,6 +27,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <random>
 #include <regex>
 #include <string>
@@ -33,6 +36,7 @@
 
 #include "tests/support/namespaces.h"
 #include "tests/support/portwatch_cli.h"
+#include "tests/support/receiver.h"
 #include "tests/support/recording.h"
 #include "tests/support/sockets.h"
 #include "tests/support/sqlite.h"
@@ -50,6 +54,7 @@ using portwatch::testing::Lines;
 using portwatch::testing::Listen;
 using portwatch::testing::OwnNamespaces;
 using portwatch::testing::Portwatch;
+using portwatch::testing::Receiver;
 using portwatch::testing::Recording;
 using portwatch::testing::SampleTimes;
 using portwatch::testing::Sqlite;
@@ -475,6 +480,158 @@ TEST(RecordFailure, ForeignSqliteDatabaseWithAPendingWalIsLeftUntouched) {
   }
   ASSERT_GT(std::filesystem::file_size(db + "-wal"), 0u);
   ExpectRefusedAndUntouched(db);
+}
+
+std::string Trimmed(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+// The agent's /api/v1/events stream, read on a thread of its own into a string, as a dashboard
+// reads it; the API is found the way the CLI finds it (api.address and api.token in `state`).
+class EventStream {
+ public:
+  explicit EventStream(const std::string& state)
+      : url_(Trimmed(ReadFile(state + "/api.address"))),
+        token_(Trimmed(ReadFile(state + "/api.token"))),
+        thread_([this] {
+          httplib::Client client(url_);
+          client.set_read_timeout(30, 0);
+          client.Get("/api/v1/events", {{"Authorization", "Bearer " + token_}},
+                     [this](const char* data, size_t size) {
+                       std::lock_guard lock(mutex_);
+                       text_.append(data, size);
+                       return !stop_;
+                     });
+        }) {}
+  ~EventStream() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    thread_.join();  // the next event (a snapshot summary every interval) ends the read
+  }
+  EventStream(const EventStream&) = delete;
+  EventStream& operator=(const EventStream&) = delete;
+
+  std::string Text() const {
+    std::lock_guard lock(mutex_);
+    return text_;
+  }
+  httplib::Result Get(const std::string& path) const {
+    httplib::Client client(url_);
+    return client.Get(path.c_str(), {{"Authorization", "Bearer " + token_}});
+  }
+
+ private:
+  const std::string url_;
+  const std::string token_;
+  mutable std::mutex mutex_;
+  std::string text_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// The agent rather than record: a full disk stops the history, never the detection. A backdoor
+// listener opened while the disk is full is still alerted on in the log, the events file (on
+// another disk) and the live stream, /readyz and /metrics say the store fails, and once space
+// returns the alert is in the database and notified exactly once.
+TEST(AgentStoreFailure, ABackdoorAlertIsDetectedWhileTheDiskIsFullAndStoredOnceWhenSpaceReturns) {
+  OwnNamespaces own(OwnNamespaces::Scope::kNetworkAndMounts);
+  if (!own.entered()) GTEST_SKIP() << "needs root for mount and network namespaces";
+  TempDir dir;
+  const std::string state = dir.path() + "/state";
+  Tmpfs disk(state, "size=600k");
+  ASSERT_TRUE(disk.mounted()) << "cannot mount a tmpfs: " << std::strerror(errno);
+  const std::string filler = state + "/filler";
+  std::ofstream(filler, std::ios::binary) << std::string(300 * 1024, 'x');
+  const std::string db = state + "/history.db";
+  const std::string events = dir.path() + "/events.jsonl";
+  // The loopback listeners that fill the disk are expected; 31337 on every address is not.
+  const std::string baseline =
+      dir.WriteFile("baseline.yaml", "listeners:\n  - exposure: loopback\n");
+  Receiver receiver;
+  const std::string config = dir.WriteFile(
+      "portwatch.yaml", "interval: 100ms\nevents: " + events + "\nbaseline:\n  path: " + baseline +
+                            "\nnotify:\n  targets:\n    - name: hook\n      type: webhook\n"
+                            "      rules: [backdoor_port]\n      url: " +
+                            receiver.Url("/hook") + "\n");
+  Recording agent(dir, {"--config", config, "--db", db}, "agent");
+  ASSERT_TRUE(WaitFor([&] { return !SampleTimes(db).empty(); }, seconds(10))) << agent.Stderr();
+  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(state + "/api.address"); }, seconds(5)));
+  EventStream stream(state);
+
+  Background growth([] { OpenListenersForever(8, 0); });
+  const std::regex write_error("full|disk|no space", std::regex::icase);
+  ASSERT_TRUE(WaitFor([&] { return LinesMatching(agent.Stderr(), write_error) > 0; }, seconds(20)))
+      << "the disk never filled up\n"
+      << agent.Stderr();
+  growth.Pause();
+
+  // 1. The disk is full: a program listens on 31337. The alert is logged, written to the events
+  //    file and streamed, however the database fares.
+  const std::string program = dir.path() + "/nc";
+  std::filesystem::copy_file("/usr/bin/sleep", program);
+  auto listener = portwatch::testing::ListenerProcess(program, 31337);
+  const std::regex opened(R"(alert .* opened .*:31337/tcp)");
+  EXPECT_TRUE(WaitFor([&] { return LinesMatching(agent.Stderr(), opened) > 0; }, seconds(5)))
+      << agent.Stderr();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        const std::string text = ReadFile(events);
+        return text.find("\"alert_opened\"") != std::string::npos &&
+               text.find(":31337/tcp") != std::string::npos;
+      },
+      seconds(5)))
+      << ReadFile(events);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        const std::string text = stream.Text();
+        return text.find("event: alert_opened") != std::string::npos &&
+               text.find(":31337/tcp") != std::string::npos;
+      },
+      seconds(5)))
+      << stream.Text().substr(0, 2000);
+  ASSERT_TRUE(std::filesystem::exists(filler)) << "the disk must still be full here";
+  httplib::Result ready = stream.Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 503) << ready->body;
+  EXPECT_THAT(ready->body, ::testing::HasSubstr("store is failing"));
+  httplib::Result metrics = stream.Get("/metrics");
+  ASSERT_TRUE(metrics && metrics->status == 200);
+  EXPECT_THAT(metrics->body, ::testing::HasSubstr("\nportwatch_store_failing 1\n"));
+  EXPECT_THAT(metrics->body, ::testing::HasSubstr("\nportwatch_store_behind 1\n"));
+
+  // 2. Space again: the alert enters the database and the outbox, once; the hook hears of it
+  //    once, and the agent is ready again.
+  std::filesystem::remove(filler);
+  const auto backdoor_alerts = [&] {
+    Sqlite read(db, SQLITE_OPEN_READONLY);
+    return read.Column("SELECT id FROM alerts WHERE title LIKE '%:31337/tcp%'")
+        .value_or(std::vector<std::string>{});
+  };
+  EXPECT_TRUE(WaitFor([&] { return !backdoor_alerts().empty(); }, seconds(10))) << agent.Stderr();
+  EXPECT_TRUE(receiver.WaitForCount(1, seconds(10))) << agent.Stderr();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        httplib::Result again = stream.Get("/readyz");
+        return again && again->status == 200;
+      },
+      seconds(10)))
+      << agent.Stderr();
+  std::this_thread::sleep_for(seconds(1));
+  const std::vector<std::string> ids = backdoor_alerts();
+  ASSERT_EQ(ids.size(), 1u);
+  Sqlite read(db, SQLITE_OPEN_READONLY);
+  EXPECT_EQ(read.Column("SELECT kind FROM alert_events WHERE alert_id = " + ids[0]),
+            std::vector<std::string>{"1"})
+      << "one opening, stored once";
+  EXPECT_EQ(read.Column("SELECT count(*) FROM deliveries d JOIN alert_events e ON e.id = "
+                        "d.event_id WHERE e.alert_id = " +
+                        ids[0]),
+            std::vector<std::string>{"1"});
+  EXPECT_EQ(receiver.Count(), 1u);
+  EXPECT_EQ(CheckDatabase(db), "ok");
 }
 
 }  // namespace

@@ -619,8 +619,16 @@ TEST_F(DetectorTest, DetectorExceptionsAndAcceptedSubjectsSilenceFindings) {
   Engine engine = NewEngine(AllOn());
   const std::vector<Finding> before = engine.Evaluate(Collect(), Now());
   ASSERT_FALSE(Of(before, "sensitive_exposed").empty());
-  engine.SetAccepted({Of(before, "sensitive_exposed")[0].subject});
-  EXPECT_TRUE(engine.Evaluate(Collect(), Now()).empty());
+  std::vector<store::Acceptance> accepted;
+  for (const Finding& found : Of(before, "sensitive_exposed")) {
+    store::Acceptance acceptance;
+    acceptance.subject = found.subject;
+    acceptance.rule = "sensitive_exposed";
+    acceptance.severity = static_cast<int>(found.severity);
+    accepted.push_back(acceptance);
+  }
+  engine.SetAccepted(accepted);
+  EXPECT_TRUE(Of(engine.Evaluate(Collect(), Now()), "sensitive_exposed").empty());
 }
 
 TEST_F(DetectorTest, TheAgentsOwnSocketsAreNeverFindings) {
