@@ -541,7 +541,7 @@ TEST(AgentStoreFailure, ABackdoorAlertIsDetectedWhileTheDiskIsFullAndStoredOnceW
   if (!own.entered()) GTEST_SKIP() << "needs root for mount and network namespaces";
   TempDir dir;
   const std::string state = dir.path() + "/state";
-  Tmpfs disk(state, "size=600k");
+  Tmpfs disk(state, "size=900k");
   ASSERT_TRUE(disk.mounted()) << "cannot mount a tmpfs: " << std::strerror(errno);
   const std::string filler = state + "/filler";
   std::ofstream(filler, std::ios::binary) << std::string(300 * 1024, 'x');
